@@ -1,0 +1,484 @@
+/* store.c - libpq access for the engine. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+
+struct store *store_connect(const char *conninfo, long long stmt_timeout_ms,
+			    const char *application_name, char *err,
+			    size_t errsz)
+{
+	const char *keys[] = { "dbname", "application_name", "options", NULL };
+	char options[256];
+	const char *vals[4];
+	struct store *s;
+
+	/* Timeouts travel as startup options so that they hold from the first
+	 * statement; expand_dbname lets conninfo carry any other keyword. */
+	snprintf(options, sizeof(options),
+		 "-c statement_timeout=%lld -c lock_timeout=%lld "
+		 "-c idle_in_transaction_session_timeout=%lld -c TimeZone=UTC "
+		 "-c DateStyle=ISO,YMD -c client_encoding=UTF8",
+		 stmt_timeout_ms, stmt_timeout_ms, stmt_timeout_ms * 2);
+	vals[0] = conninfo && *conninfo ? conninfo : NULL;
+	vals[1] = application_name;
+	vals[2] = options;
+	vals[3] = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->conn = PQconnectdbParams(keys, vals, 1);
+	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
+		/* libpq's text names host and database, not case data. */
+		const char *m = s->conn ? PQerrorMessage(s->conn) : "out of memory";
+		size_t n;
+
+		snprintf(err, errsz, "%s", m);
+		n = strlen(err);
+		while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+			err[--n] = '\0';
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->conn)
+		PQfinish(s->conn);
+	free(s);
+}
+
+PGresult *store_exec(struct store *s, const char *what, const char *sql,
+		     int n, const char *const *params)
+{
+	PGresult *r = PQexecParams(s->conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return r;
+	{
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+		log_error("db_error", "what=%s sqlstate=%s connection=%s", what,
+			  state ? state : "none",
+			  PQstatus(s->conn) == CONNECTION_OK ? "ok" : "lost");
+	}
+	PQclear(r);
+	return NULL;
+}
+
+int store_run(struct store *s, const char *what, const char *sql, int n,
+	      const char *const *params)
+{
+	PGresult *r = store_exec(s, what, sql, n, params);
+
+	if (!r)
+		return CS_EIO;
+	PQclear(r);
+	return CS_OK;
+}
+
+int store_begin(struct store *s, int origin_remote)
+{
+	if (store_run(s, "begin", "BEGIN", 0, NULL))
+		return CS_EIO;
+	if (origin_remote &&
+	    store_run(s, "set_origin",
+		      "SELECT set_config('casesync.origin', 'remote', true)", 0,
+		      NULL)) {
+		store_rollback(s);
+		return CS_EIO;
+	}
+	return CS_OK;
+}
+
+int store_commit(struct store *s)
+{
+	return store_run(s, "commit", "COMMIT", 0, NULL);
+}
+
+void store_rollback(struct store *s)
+{
+	PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
+int store_savepoint(struct store *s)
+{
+	return store_run(s, "savepoint", "SAVEPOINT rec", 0, NULL);
+}
+
+int store_release(struct store *s)
+{
+	return store_run(s, "release", "RELEASE SAVEPOINT rec", 0, NULL);
+}
+
+void store_rollback_to(struct store *s)
+{
+	PQclear(PQexec(s->conn, "ROLLBACK TO SAVEPOINT rec"));
+}
+
+/* Runs a query expected to give zero or one row of one column. */
+static int get_one(struct store *s, const char *what, const char *sql, int n,
+		   const char *const *params, char **out)
+{
+	PGresult *r = store_exec(s, what, sql, n, params);
+
+	*out = NULL;
+	if (!r)
+		return CS_EIO;
+	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+		*out = cs_strdup(PQgetvalue(r, 0, 0));
+		if (!*out) {
+			PQclear(r);
+			return CS_ENOMEM;
+		}
+	}
+	PQclear(r);
+	return CS_OK;
+}
+
+int store_cursor_get(struct store *s, const char *name, char **value)
+{
+	const char *p[] = { name };
+
+	return get_one(s, "cursor_get",
+		       "SELECT value FROM casesync.cursors WHERE name = $1", 1, p,
+		       value);
+}
+
+int store_cursor_set(struct store *s, const char *name, const char *value)
+{
+	const char *p[] = { name, value };
+
+	return store_run(s, "cursor_set",
+			 "INSERT INTO casesync.cursors (name, value) VALUES ($1, $2) "
+			 "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, "
+			 "updated_at = now()", 2, p);
+}
+
+int store_crosswalk_by_remote(struct store *s, const char *entity,
+			      const char *remote_id, char **local_key)
+{
+	const char *p[] = { entity, remote_id };
+
+	return get_one(s, "crosswalk_by_remote",
+		       "SELECT local_key FROM casesync.crosswalk "
+		       "WHERE entity = $1 AND remote_id = $2", 2, p, local_key);
+}
+
+int store_crosswalk_by_local(struct store *s, const char *entity,
+			     const char *local_key, char **remote_id)
+{
+	const char *p[] = { entity, local_key };
+
+	return get_one(s, "crosswalk_by_local",
+		       "SELECT remote_id FROM casesync.crosswalk "
+		       "WHERE entity = $1 AND local_key = $2", 2, p, remote_id);
+}
+
+int store_crosswalk_put(struct store *s, const char *entity,
+			const char *local_key, const char *remote_id)
+{
+	const char *p[] = { entity, local_key, remote_id };
+
+	return store_run(s, "crosswalk_put",
+			 "INSERT INTO casesync.crosswalk (entity, local_key, remote_id) "
+			 "VALUES ($1, $2, $3)", 3, p);
+}
+
+int store_base_get(struct store *s, const struct map_entity *e,
+		   const char *local_key, struct record **base,
+		   char **remote_version)
+{
+	const char *p[] = { e->name, local_key };
+	PGresult *r;
+	json_t *doc;
+	int rc = CS_OK;
+
+	*base = NULL;
+	*remote_version = NULL;
+	r = store_exec(s, "base_get",
+		       "SELECT vals::text, remote_version FROM casesync.base "
+		       "WHERE entity = $1 AND local_key = $2", 2, p);
+	if (!r)
+		return CS_EIO;
+	if (PQntuples(r) == 0)
+		goto out;
+	doc = json_loads(PQgetvalue(r, 0, 0), JSON_REJECT_DUPLICATES, NULL);
+	rc = doc ? record_from_json(e, doc, base) : CS_EINVAL;
+	json_decref(doc);
+	if (rc == CS_OK && !PQgetisnull(r, 0, 1)) {
+		*remote_version = cs_strdup(PQgetvalue(r, 0, 1));
+		if (!*remote_version)
+			rc = CS_ENOMEM;
+	}
+out:
+	PQclear(r);
+	if (rc) {
+		record_free(*base);
+		*base = NULL;
+	}
+	return rc;
+}
+
+int store_base_put(struct store *s, const struct map_entity *e,
+		   const char *local_key, const struct record *rec,
+		   const char *remote_version)
+{
+	char hash[RECORD_HASH_HEX];
+	json_t *doc = record_to_json(rec);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	const char *p[] = { e->name, local_key, text, hash, remote_version };
+	int rc = CS_ENOMEM;
+
+	json_decref(doc);
+	if (!text)
+		return rc;
+	record_hash(rec, hash);
+	rc = store_run(s, "base_put",
+		       "INSERT INTO casesync.base (entity, local_key, vals, hash, "
+		       "remote_version) VALUES ($1, $2, $3::jsonb, $4, $5) "
+		       "ON CONFLICT (entity, local_key) DO UPDATE SET "
+		       "vals = EXCLUDED.vals, hash = EXCLUDED.hash, "
+		       "remote_version = EXCLUDED.remote_version, updated_at = now()",
+		       5, p);
+	free(text);
+	return rc;
+}
+
+/* Appends a quoted identifier; "schema.table" becomes "schema"."table". */
+static int append_ident(struct store *s, struct buf *b, const char *name)
+{
+	const char *dot = strchr(name, '.');
+	char *q;
+	int rc;
+
+	if (dot) {
+		char *schema = cs_strndup(name, (size_t)(dot - name));
+
+		if (!schema)
+			return CS_ENOMEM;
+		rc = append_ident(s, b, schema);
+		free(schema);
+		if (rc || (rc = buf_appends(b, ".")))
+			return rc;
+		name = dot + 1;
+	}
+	q = PQescapeIdentifier(s->conn, name, strlen(name));
+	if (!q)
+		return CS_ENOMEM;
+	rc = buf_appends(b, q);
+	PQfreemem(q);
+	return rc;
+}
+
+int store_local_read(struct store *s, const struct map_entity *e,
+		     const char *local_key, struct record **out)
+{
+	struct buf sql;
+	const char *p[] = { local_key };
+	PGresult *r = NULL;
+	int rc = CS_ENOMEM;
+
+	*out = NULL;
+	buf_init(&sql, 64 * 1024);
+	if (buf_appends(&sql, "SELECT "))
+		goto out;
+	for (size_t i = 0; i < e->nfields; i++) {
+		if ((i && buf_appends(&sql, ", ")) ||
+		    append_ident(s, &sql, e->fields[i].local_col) ||
+		    buf_appends(&sql, "::text"))
+			goto out;
+	}
+	if (buf_appends(&sql, " FROM ") || append_ident(s, &sql, e->local_table) ||
+	    buf_appends(&sql, " WHERE ") || append_ident(s, &sql, e->local_key) ||
+	    buf_appends(&sql, " = $1"))
+		goto out;
+	rc = CS_EIO;
+	r = store_exec(s, "local_read", sql.data, 1, p);
+	if (!r)
+		goto out;
+	rc = CS_ENOTFOUND;
+	if (PQntuples(r) != 1)
+		goto out;
+	rc = CS_ENOMEM;
+	*out = record_new(e);
+	if (!*out)
+		goto out;
+	for (size_t i = 0; i < e->nfields; i++) {
+		char *norm;
+
+		if (PQgetisnull(r, 0, (int)i))
+			continue;
+		rc = record_normalise(e->fields[i].type, PQgetvalue(r, 0, (int)i),
+				      &norm);
+		if (rc) {
+			log_warn("local_value_invalid", "entity=%s key=%s field=%s",
+				 e->name, local_key, e->fields[i].name);
+			goto out;
+		}
+		(*out)->vals[i] = norm;
+	}
+	rc = CS_OK;
+out:
+	if (rc) {
+		record_free(*out);
+		*out = NULL;
+	}
+	PQclear(r);
+	buf_free(&sql);
+	return rc;
+}
+
+int store_local_insert(struct store *s, const struct map_entity *e,
+		       const struct record *rec, char **local_key)
+{
+	struct buf sql;
+	const char *params[MAPPING_MAX_FIELDS];
+	int n = 0, rc = CS_ENOMEM;
+
+	*local_key = NULL;
+	buf_init(&sql, 64 * 1024);
+	if (buf_appends(&sql, "INSERT INTO ") ||
+	    append_ident(s, &sql, e->local_table) || buf_appends(&sql, " ("))
+		goto out;
+	for (size_t i = 0; i < e->nfields; i++) {
+		if (!mapping_field_flows_to(&e->fields[i], SIDE_LOCAL))
+			continue;
+		if ((n && buf_appends(&sql, ", ")) ||
+		    append_ident(s, &sql, e->fields[i].local_col))
+			goto out;
+		params[n++] = record_get(rec, i);
+	}
+	if (buf_appends(&sql, ") VALUES ("))
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (buf_printf(&sql, "%s$%d", i ? ", " : "", i + 1))
+			goto out;
+	if (buf_appends(&sql, ") RETURNING ") ||
+	    append_ident(s, &sql, e->local_key) || buf_appends(&sql, "::text"))
+		goto out;
+	rc = get_one(s, "local_insert", sql.data, n, params, local_key);
+	if (rc == CS_OK && !*local_key)
+		rc = CS_EIO;
+out:
+	buf_free(&sql);
+	return rc;
+}
+
+int store_local_update(struct store *s, const struct map_entity *e,
+		       const char *local_key, const struct record *old,
+		       const struct record *rec)
+{
+	struct buf sql;
+	const char *params[MAPPING_MAX_FIELDS + 1];
+	int n = 0, rc = CS_ENOMEM;
+
+	buf_init(&sql, 64 * 1024);
+	if (buf_appends(&sql, "UPDATE ") || append_ident(s, &sql, e->local_table) ||
+	    buf_appends(&sql, " SET "))
+		goto out;
+	for (size_t i = 0; i < e->nfields; i++) {
+		if (!mapping_field_flows_to(&e->fields[i], SIDE_LOCAL) ||
+		    record_field_equal(old, rec, i))
+			continue;
+		if ((n && buf_appends(&sql, ", ")) ||
+		    append_ident(s, &sql, e->fields[i].local_col) ||
+		    buf_printf(&sql, " = $%d", n + 1))
+			goto out;
+		params[n++] = record_get(rec, i);
+	}
+	rc = CS_OK;
+	if (n == 0)
+		goto out;
+	params[n] = local_key;
+	if (buf_appends(&sql, " WHERE ") || append_ident(s, &sql, e->local_key) ||
+	    buf_printf(&sql, " = $%d", n + 1)) {
+		rc = CS_ENOMEM;
+		goto out;
+	}
+	rc = store_run(s, "local_update", sql.data, n + 1, params);
+out:
+	buf_free(&sql);
+	return rc;
+}
+
+int store_changes_pending(struct store *s, const char *entity, long limit,
+			  struct local_change **out, size_t *n)
+{
+	char lim[32];
+	const char *p[] = { entity, lim };
+	PGresult *r;
+	int rc = CS_OK;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(lim, sizeof(lim), "%ld", limit);
+	r = store_exec(s, "changes_pending",
+		       "SELECT local_key, max(id), bool_or(op = 'D') "
+		       "FROM casesync.change_log WHERE entity = $1 "
+		       "GROUP BY local_key ORDER BY min(id) LIMIT $2", 2, p);
+	if (!r)
+		return CS_EIO;
+	*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out));
+	if (!*out) {
+		PQclear(r);
+		return CS_ENOMEM;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct local_change *c = &(*out)[i];
+
+		c->local_key = cs_strdup(PQgetvalue(r, i, 0));
+		c->deleted = PQgetvalue(r, i, 2)[0] == 't';
+		if (!c->local_key ||
+		    cs_parse_int64(PQgetvalue(r, i, 1), 0, 9223372036854775807LL,
+				   &c->last_id)) {
+			rc = CS_ENOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	PQclear(r);
+	if (rc) {
+		store_changes_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+void store_changes_free(struct local_change *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++)
+		free(c[i].local_key);
+	free(c);
+}
+
+int store_changes_consume(struct store *s, const char *entity,
+			  const char *local_key, long long last_id)
+{
+	char id[32];
+	const char *p[] = { entity, local_key, id };
+
+	snprintf(id, sizeof(id), "%lld", last_id);
+	return store_run(s, "changes_consume",
+			 "DELETE FROM casesync.change_log WHERE entity = $1 "
+			 "AND local_key = $2 AND id <= $3", 3, p);
+}
+
+int store_install_capture(struct store *s, const struct map_entity *e)
+{
+	const char *p[] = { e->local_table, e->name, e->local_key };
+
+	return store_run(s, "install_capture",
+			 "SELECT casesync.install_capture($1::regclass, $2, $3)",
+			 3, p);
+}

@@ -1,0 +1,50 @@
+/* codec_json.h - council JSON payloads <-> canonical records, through the
+ * mapping's JSON Pointers.
+ *
+ * Parsing is strict: duplicate keys, bare scalars and NUL escapes are
+ * rejected, input size is capped before parsing, and identifiers and dates
+ * travel as strings (a JSON number is accepted only for int fields). Errors
+ * name the field and position, never the value. */
+#ifndef CASESYNC_CODEC_JSON_H
+#define CASESYNC_CODEC_JSON_H
+
+#include <jansson.h>
+#include "common.h"
+#include "mapping.h"
+#include "record.h"
+
+#define CODEC_JSON_MAX_DEPTH 32	/* pointer segments followed */
+
+/* Parses a JSON object or array of at most max bytes. On failure returns
+ * NULL and, when err is non-NULL, writes a message with line and column. */
+json_t *codec_json_parse(const char *data, size_t len, size_t max,
+			 char *err, size_t errsz);
+
+/* RFC 6901 lookup; NULL when absent or the pointer is malformed. */
+json_t *codec_json_pointer_get(const json_t *doc, const char *ptr);
+/* Sets the member at ptr (steals val), creating intermediate objects. */
+int codec_json_pointer_set(json_t *doc, const char *ptr, json_t *val)
+	CS_MUST_CHECK;
+
+/* One council record decoded. */
+struct codec_item {
+	char *remote_id;
+	char *version;		/* NULL when the payload carries none */
+	int deleted;
+	struct record *rec;	/* NULL for a deletion */
+	json_t *doc;		/* the payload, kept to re-encode updates */
+};
+
+/* Decodes one council record object. err names the failing field. */
+int codec_json_decode(const struct map_entity *e, json_t *obj,
+		      struct codec_item *out, char *err, size_t errsz)
+	CS_MUST_CHECK;
+void codec_item_clear(struct codec_item *it);
+
+/* Encodes the fields of r that may flow to the council, on top of a copy of
+ * template (the council's current payload, so unmapped members survive) or
+ * of an empty object. Returns a new reference or NULL. */
+json_t *codec_json_encode(const struct map_entity *e, const struct record *r,
+			  const json_t *template);
+
+#endif

@@ -1,0 +1,60 @@
+/* config.h - casesync.conf: one table of keys, defaults, types and flags.
+ *
+ * Loading order: built-in defaults, then the INI file, then every
+ * "--set section.key=value". A config is immutable once loaded; a reload
+ * builds a new one and swaps it only when it is valid. */
+#ifndef CASESYNC_CONFIG_H
+#define CASESYNC_CONFIG_H
+
+#include "common.h"
+#include "diag.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/casesync/casesync.conf"
+
+enum remote_transport { TRANSPORT_HTTP, TRANSPORT_FILES };
+
+struct config {
+	char *path;			/* file it was read from */
+	/* [database] */
+	char *db_conninfo;
+	long long db_statement_timeout_ms;
+	/* [mappings] */
+	char *mappings_dir;
+	char *mappings_use;
+	/* [remote] */
+	int remote_transport;		/* enum remote_transport */
+	char *remote_url;
+	char *remote_inbox;
+	char *remote_outbox;
+	int remote_allow_http_loopback;
+	char *remote_ca_file;
+	char *remote_client_cert;
+	char *remote_client_key;
+	long long remote_connect_timeout_ms;
+	long long remote_timeout_ms;
+	long long remote_max_response_bytes;
+	long long remote_page_size;
+	long long remote_max_retries;
+	/* [daemon] */
+	char *daemon_instance;
+	long long daemon_poll_interval_s;
+	char *daemon_log_level;
+};
+
+/* Where the config comes from: -c, else $CASESYNC_CONFIG, else the default. */
+const char *config_default_path(void);
+
+/* Reads path and applies overrides ("section.key=value", n of them). Problems
+ * go to d; returns NULL when there were any (nothing half-loaded escapes).
+ * The caller frees the result with config_free(). */
+struct config *config_load(const char *path, char *const *overrides, int n,
+			   struct diag *d);
+void config_free(struct config *c);
+
+/* True when key (section.key) may change on SIGHUP without a restart. */
+int config_key_reloadable(const char *section_dot_key);
+
+/* Prints every key with its value (secrets are not in the config). */
+void config_dump(const struct config *c, FILE *f);
+
+#endif

@@ -1,0 +1,56 @@
+/* remote.h - the council as the engine sees it: changes since a cursor, get,
+ * create and update, whatever the transport and codec underneath.
+ * This version implements the REST/JSON web-service shape. */
+#ifndef CASESYNC_REMOTE_H
+#define CASESYNC_REMOTE_H
+
+#include "codec_json.h"
+#include "common.h"
+#include "config.h"
+#include "mapping.h"
+
+struct remote;
+
+struct remote_page {
+	struct codec_item *items;
+	size_t n;
+	size_t rejected;	/* items that failed to decode (logged by key) */
+	char *next;		/* cursor to store once the page is applied */
+	int more;
+};
+
+struct remote *remote_new(const struct config *c, char *err, size_t errsz);
+void remote_free(struct remote *r);
+
+/* One page of changes after cursor `since` (NULL or "" = from the start). */
+int remote_changes(struct remote *r, const struct map_entity *e,
+		   const char *since, long limit, struct remote_page *page)
+	CS_MUST_CHECK;
+void remote_page_clear(struct remote_page *p);
+
+/* CS_ENOTFOUND when the council has no such record. */
+int remote_get(struct remote *r, const struct map_entity *e, const char *id,
+	       struct codec_item *out) CS_MUST_CHECK;
+
+/* Creates a record; out receives the council's stored version. */
+int remote_create(struct remote *r, const struct map_entity *e,
+		  const struct record *rec, const char *idempotency_key,
+		  struct codec_item *out) CS_MUST_CHECK;
+
+/* Updates record id if its version is still if_match. CS_ECONFLICT on 412.
+ * template is the council's current payload (unmapped members survive). */
+int remote_update(struct remote *r, const struct map_entity *e,
+		  const char *id, const char *if_match,
+		  const struct record *rec, const json_t *template,
+		  const char *idempotency_key, struct codec_item *out)
+	CS_MUST_CHECK;
+
+/* Counters for the cycle report. */
+struct remote_stats {
+	unsigned long requests;
+	unsigned long retries;
+	unsigned long replays;
+};
+void remote_get_stats(const struct remote *r, struct remote_stats *out);
+
+#endif

@@ -1,0 +1,100 @@
+/* store.h - the provider's PostgreSQL: mapped tables, change log, crosswalk,
+ * base snapshots, cursors and cycles (libpq).
+ *
+ * Every statement is PQexecParams with data as parameters; the only text
+ * put into SQL is identifiers from validated mappings, quoted with
+ * PQescapeIdentifier. Errors are logged with the SQLSTATE, never with
+ * libpq's message (it can quote a value). */
+#ifndef CASESYNC_STORE_H
+#define CASESYNC_STORE_H
+
+#include <libpq-fe.h>
+#include "common.h"
+#include "mapping.h"
+#include "record.h"
+
+struct store {
+	PGconn *conn;
+};
+
+/* Connects (conninfo "" = libpq's environment) and sets the session up:
+ * UTC, ISO dates, statement / lock / idle-in-transaction timeouts. */
+struct store *store_connect(const char *conninfo, long long stmt_timeout_ms,
+			    const char *application_name, char *err,
+			    size_t errsz);
+void store_close(struct store *s);
+
+/* Runs one statement with text parameters; returns the result when its
+ * status is TUPLES_OK or COMMAND_OK, else logs the SQLSTATE and returns
+ * NULL. The caller PQclear()s. */
+PGresult *store_exec(struct store *s, const char *what, const char *sql,
+		     int n, const char *const *params);
+/* Same, for statements whose result is not needed. */
+int store_run(struct store *s, const char *what, const char *sql, int n,
+	      const char *const *params) CS_MUST_CHECK;
+
+/* BEGIN; with origin_remote set, what this transaction writes to mapped
+ * tables is not captured as a local change (echo suppression). */
+int store_begin(struct store *s, int origin_remote) CS_MUST_CHECK;
+int store_commit(struct store *s) CS_MUST_CHECK;
+void store_rollback(struct store *s);
+int store_savepoint(struct store *s) CS_MUST_CHECK;
+int store_release(struct store *s) CS_MUST_CHECK;
+void store_rollback_to(struct store *s);
+
+/* Cursors: *value is NULL when none is stored. */
+int store_cursor_get(struct store *s, const char *name, char **value)
+	CS_MUST_CHECK;
+int store_cursor_set(struct store *s, const char *name, const char *value)
+	CS_MUST_CHECK;
+
+int store_crosswalk_by_remote(struct store *s, const char *entity,
+			      const char *remote_id, char **local_key)
+	CS_MUST_CHECK;
+int store_crosswalk_by_local(struct store *s, const char *entity,
+			     const char *local_key, char **remote_id)
+	CS_MUST_CHECK;
+int store_crosswalk_put(struct store *s, const char *entity,
+			const char *local_key, const char *remote_id)
+	CS_MUST_CHECK;
+
+/* *base is NULL when the record has no agreed version yet. */
+int store_base_get(struct store *s, const struct map_entity *e,
+		   const char *local_key, struct record **base,
+		   char **remote_version) CS_MUST_CHECK;
+int store_base_put(struct store *s, const struct map_entity *e,
+		   const char *local_key, const struct record *r,
+		   const char *remote_version) CS_MUST_CHECK;
+
+/* The mapped row as a canonical record; CS_ENOTFOUND when absent. */
+int store_local_read(struct store *s, const struct map_entity *e,
+		     const char *local_key, struct record **out) CS_MUST_CHECK;
+/* Inserts the fields that may flow to the provider; returns the new key. */
+int store_local_insert(struct store *s, const struct map_entity *e,
+		       const struct record *r, char **local_key) CS_MUST_CHECK;
+/* Updates the fields that differ from old and may flow to the provider. */
+int store_local_update(struct store *s, const struct map_entity *e,
+		       const char *local_key, const struct record *old,
+		       const struct record *r) CS_MUST_CHECK;
+
+struct local_change {
+	char *local_key;
+	long long last_id;	/* highest change_log id seen for the key */
+	int deleted;
+};
+
+/* Keys with captured changes, oldest first, at most limit. */
+int store_changes_pending(struct store *s, const char *entity, long limit,
+			  struct local_change **out, size_t *n) CS_MUST_CHECK;
+void store_changes_free(struct local_change *c, size_t n);
+/* Removes the key's change_log rows up to last_id (inside the transaction
+ * that settles them). */
+int store_changes_consume(struct store *s, const char *entity,
+			  const char *local_key, long long last_id)
+	CS_MUST_CHECK;
+
+/* Installs the capture trigger on a mapping's table. */
+int store_install_capture(struct store *s, const struct map_entity *e)
+	CS_MUST_CHECK;
+
+#endif

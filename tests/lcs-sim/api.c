@@ -1,0 +1,620 @@
+#include "api.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idem.h"
+#include "store.h"
+
+#define DEFAULT_LIMIT 100
+#define MAX_LIMIT 1000
+#define MAX_SEGMENTS 4
+#define MIN_STATUS 100
+#define MAX_STATUS 599
+
+static const char *const known_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
+};
+#define N_KNOWN_METHODS (sizeof known_methods / sizeof known_methods[0])
+
+struct stats {
+	unsigned long long requests;
+	unsigned long long replays;
+	unsigned long long by_status[MAX_STATUS + 1];
+	/* Last slot counts every method not listed in known_methods. */
+	unsigned long long by_method[N_KNOWN_METHODS + 1];
+};
+
+struct api {
+	pthread_mutex_t lock;
+	struct store *store;
+	json_t *fixture;
+	struct idem_table idem;
+	struct stats stats;
+};
+
+struct route {
+	char *buf;
+	const char *seg[MAX_SEGMENTS];
+	size_t nseg; /* MAX_SEGMENTS + 1 when the path has more */
+};
+
+static bool streq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+void api_reply_free(struct api_reply *reply)
+{
+	free(reply->body);
+	free(reply->etag);
+	free(reply->location);
+	reply->body = NULL;
+	reply->etag = NULL;
+	reply->location = NULL;
+}
+
+/* Steals value. Falls back to a bodiless 500 when it cannot be encoded. */
+static void reply_json(struct api_reply *reply, unsigned int status,
+		       json_t *value)
+{
+	free(reply->body);
+	reply->body = value != NULL ? json_dumps(value, JSON_COMPACT) : NULL;
+	reply->status = reply->body != NULL ? status : 500;
+	json_decref(value);
+}
+
+/* Error messages are fixed strings, never request data. */
+static void reply_error(struct api_reply *reply, unsigned int status,
+			const char *message)
+{
+	reply_json(reply, status, json_pack("{s:s}", "error", message));
+}
+
+static char *format_etag(long long version)
+{
+	char buf[32];
+	size_t n;
+	char *etag;
+
+	snprintf(buf, sizeof buf, "\"%lld\"", version);
+	n = strlen(buf) + 1;
+	etag = malloc(n);
+	if (etag != NULL)
+		memcpy(etag, buf, n);
+	return etag;
+}
+
+static void reply_record(struct api_reply *reply, unsigned int status,
+			 const struct record *r)
+{
+	reply_json(reply, status, store_render(r));
+	if (reply->status != status)
+		return;
+	reply->etag = format_etag(r->version);
+	if (reply->etag == NULL) {
+		api_reply_free(reply);
+		reply->status = 500;
+	}
+}
+
+static void reply_precondition_failed(struct api_reply *reply,
+				      const struct record *r)
+{
+	char version[32];
+
+	snprintf(version, sizeof version, "%lld", r->version);
+	reply_json(reply, 412,
+		   json_pack("{s:s,s:s}", "error", "precondition failed",
+			     "version", version));
+	if (reply->status == 412)
+		reply->etag = format_etag(r->version);
+}
+
+static void reply_method_not_allowed(struct api_reply *reply,
+				     const char *allow)
+{
+	reply_error(reply, 405, "method not allowed");
+	reply->allow = allow;
+}
+
+/* If-Match is "*" or a comma-separated list of entity tags; only a strong
+ * tag equal to the current ETag matches (RFC 9110, section 13.1.1). */
+static bool if_match_ok(const char *header, long long version)
+{
+	char want[32];
+	size_t want_len;
+	const char *p = header;
+
+	snprintf(want, sizeof want, "\"%lld\"", version);
+	want_len = strlen(want);
+	while (*p != '\0') {
+		const char *start;
+		const char *end;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		start = p;
+		while (*p != '\0' && *p != ',')
+			p++;
+		end = p;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if ((end - start == 1 && *start == '*') ||
+		    ((size_t)(end - start) == want_len &&
+		     memcmp(start, want, want_len) == 0))
+			return true;
+	}
+	return false;
+}
+
+static json_t *parse_body(const struct api_request *req,
+			  struct api_reply *reply)
+{
+	json_error_t jerr;
+	json_t *body;
+
+	body = json_loadb(req->body != NULL ? req->body : "", req->body_len,
+			  JSON_REJECT_DUPLICATES, &jerr);
+	if (body == NULL) {
+		reply_error(reply, 400,
+			    json_error_code(&jerr) == json_error_duplicate_key
+				    ? "duplicate member in request body"
+				    : "request body is not valid JSON");
+		return NULL;
+	}
+	if (!json_is_object(body)) {
+		json_decref(body);
+		reply_error(reply, 400, "request body must be a JSON object");
+		return NULL;
+	}
+	return body;
+}
+
+static char *format_location(const char *coll, const char *id)
+{
+	size_t n = strlen("/api/v1//") + strlen(coll) + strlen(id) + 1;
+	char *loc = malloc(n);
+
+	if (loc != NULL)
+		snprintf(loc, n, "/api/v1/%s/%s", coll, id);
+	return loc;
+}
+
+static void handle_create(struct api *api, const struct api_request *req,
+			  const char *coll, struct api_reply *reply)
+{
+	json_t *payload = parse_body(req, reply);
+	struct record *r;
+
+	if (payload == NULL)
+		return;
+	r = store_create(api->store, coll, payload);
+	if (r == NULL) {
+		reply_error(reply, 500, "cannot create record");
+		return;
+	}
+	reply_record(reply, 201, r);
+	if (reply->status != 201)
+		return;
+	reply->location = format_location(coll, r->id);
+	if (reply->location == NULL) {
+		api_reply_free(reply);
+		reply->status = 500;
+	}
+}
+
+/* Finds a live record and checks If-Match; answers 404/412 itself. */
+static struct record *writable_record(struct api *api,
+				      const struct api_request *req,
+				      const char *coll, const char *id,
+				      struct api_reply *reply)
+{
+	struct record *r = store_find(api->store, coll, id);
+
+	if (r == NULL || r->deleted) {
+		reply_error(reply, 404, "record not found");
+		return NULL;
+	}
+	if (req->if_match != NULL && !if_match_ok(req->if_match, r->version)) {
+		reply_precondition_failed(reply, r);
+		return NULL;
+	}
+	return r;
+}
+
+static void handle_replace(struct api *api, const struct api_request *req,
+			   const char *coll, const char *id,
+			   struct api_reply *reply)
+{
+	json_t *payload = parse_body(req, reply);
+	struct record *r;
+
+	if (payload == NULL)
+		return;
+	r = writable_record(api, req, coll, id, reply);
+	if (r == NULL) {
+		json_decref(payload);
+		return;
+	}
+	if (store_replace(api->store, r, payload) != 0) {
+		reply_error(reply, 500, "cannot update record");
+		return;
+	}
+	reply_record(reply, 200, r);
+}
+
+static void handle_delete(struct api *api, const struct api_request *req,
+			  const char *coll, const char *id,
+			  struct api_reply *reply)
+{
+	struct record *r = writable_record(api, req, coll, id, reply);
+
+	if (r == NULL)
+		return;
+	if (store_delete(api->store, r) != 0) {
+		reply_error(reply, 500, "cannot delete record");
+		return;
+	}
+	reply->status = 204;
+}
+
+static void perform_write(struct api *api, const struct api_request *req,
+			  const char *coll, const char *id,
+			  struct api_reply *reply)
+{
+	if (id == NULL)
+		handle_create(api, req, coll, reply);
+	else if (streq(req->method, "PUT"))
+		handle_replace(api, req, coll, id, reply);
+	else
+		handle_delete(api, req, coll, id, reply);
+}
+
+/* Outcomes of request validation (400) and server trouble (5xx) are not
+ * remembered, so a corrected or retried request can still go through. */
+static bool worth_remembering(unsigned int status)
+{
+	return status != 400 && status < 500;
+}
+
+/* POST (id == NULL), PUT or DELETE, with Idempotency-Key handling. */
+static void handle_write(struct api *api, const struct api_request *req,
+			 const char *coll, const char *id,
+			 struct api_reply *reply)
+{
+	const char *key = req->idem_key;
+	struct idem_fingerprint fp;
+
+	if (key == NULL) {
+		perform_write(api, req, coll, id, reply);
+		return;
+	}
+	if (key[0] == '\0' || strlen(key) > IDEM_MAX_KEY_LEN) {
+		reply_error(reply, 400, "invalid Idempotency-Key");
+		return;
+	}
+	if (idem_fingerprint(&fp, req->method, req->path, req->body,
+			     req->body_len) != 0) {
+		reply_error(reply, 500, "cannot hash request body");
+		return;
+	}
+	switch (idem_lookup(&api->idem, key, &fp, reply)) {
+	case IDEM_REPLAY:
+		api->stats.replays++;
+		return;
+	case IDEM_MISMATCH:
+		reply_error(reply, 422,
+			    "idempotency key reused with a different request");
+		return;
+	case IDEM_NEW:
+		break;
+	}
+	perform_write(api, req, coll, id, reply);
+	/* The write has happened; failing to remember it only loses replay
+	 * protection, which is no reason to report the write as failed. */
+	if (worth_remembering(reply->status))
+		(void)idem_remember(&api->idem, key, &fp, reply);
+}
+
+static void handle_get(struct api *api, const char *coll, const char *id,
+		       struct api_reply *reply)
+{
+	const struct record *r = store_find(api->store, coll, id);
+
+	if (r == NULL || r->deleted)
+		reply_error(reply, 404, "record not found");
+	else
+		reply_record(reply, 200, r);
+}
+
+/* Accepts only plain decimal digits; overflow is reported as ERANGE. */
+static int parse_decimal(const char *text, unsigned long long *out)
+{
+	size_t i;
+	char *end;
+
+	for (i = 0; text[i] != '\0'; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return EINVAL;
+	}
+	if (i == 0)
+		return EINVAL;
+	errno = 0;
+	*out = strtoull(text, &end, 10);
+	if (errno == ERANGE)
+		return ERANGE;
+	return errno != 0 || *end != '\0' ? EINVAL : 0;
+}
+
+static int parse_feed_args(const struct api_request *req,
+			   unsigned long long *since, size_t *limit)
+{
+	unsigned long long lim = DEFAULT_LIMIT;
+	int rc;
+
+	*since = 0;
+	if (req->since != NULL && parse_decimal(req->since, since) != 0)
+		return -1;
+	if (req->limit != NULL) {
+		rc = parse_decimal(req->limit, &lim);
+		if (rc == ERANGE)
+			lim = MAX_LIMIT;
+		else if (rc != 0 || lim == 0)
+			return -1;
+	}
+	*limit = lim > MAX_LIMIT ? MAX_LIMIT : (size_t)lim;
+	return 0;
+}
+
+static void handle_changes(struct api *api, const struct api_request *req,
+			   const char *coll, struct api_reply *reply)
+{
+	unsigned long long since;
+	size_t limit;
+
+	if (parse_feed_args(req, &since, &limit) != 0) {
+		reply_error(reply, 400, "invalid since or limit");
+		return;
+	}
+	reply_json(reply, 200, store_changes(api->store, coll, since, limit));
+}
+
+static void collection_route(struct api *api, const struct api_request *req,
+			     const struct route *rt, struct api_reply *reply)
+{
+	const char *coll = rt->seg[2];
+	const char *method = req->method;
+
+	if (rt->nseg == 3) {
+		if (streq(method, "POST"))
+			handle_write(api, req, coll, NULL, reply);
+		else
+			reply_method_not_allowed(reply, "POST");
+	} else if (streq(rt->seg[3], "changes")) {
+		if (streq(method, "GET"))
+			handle_changes(api, req, coll, reply);
+		else
+			reply_method_not_allowed(reply, "GET");
+	} else if (!store_valid_id(rt->seg[3])) {
+		reply_error(reply, 404, "not found");
+	} else if (streq(method, "GET")) {
+		handle_get(api, coll, rt->seg[3], reply);
+	} else if (streq(method, "PUT") || streq(method, "DELETE")) {
+		handle_write(api, req, coll, rt->seg[3], reply);
+	} else {
+		reply_method_not_allowed(reply, "GET, PUT, DELETE");
+	}
+}
+
+static size_t method_slot(const char *method)
+{
+	size_t i;
+
+	for (i = 0; i < N_KNOWN_METHODS; i++) {
+		if (streq(method, known_methods[i]))
+			break;
+	}
+	return i;
+}
+
+static json_t *stats_json(const struct api *api)
+{
+	const struct stats *st = &api->stats;
+	json_t *by_status = json_object();
+	json_t *by_method = json_object();
+	json_t *out = NULL;
+	char key[16];
+	size_t i;
+
+	if (by_status == NULL || by_method == NULL)
+		goto out;
+	for (i = MIN_STATUS; i <= MAX_STATUS; i++) {
+		if (st->by_status[i] == 0)
+			continue;
+		snprintf(key, sizeof key, "%zu", i);
+		if (json_object_set_new(by_status, key,
+					json_integer((json_int_t)st->by_status[i])))
+			goto out;
+	}
+	for (i = 0; i <= N_KNOWN_METHODS; i++) {
+		if (st->by_method[i] != 0 &&
+		    json_object_set_new(by_method,
+					i < N_KNOWN_METHODS ? known_methods[i]
+							    : "OTHER",
+					json_integer((json_int_t)st->by_method[i])))
+			goto out;
+	}
+	out = json_pack("{s:I,s:O,s:O,s:I,s:I}", "requests",
+			(json_int_t)st->requests, "by_status", by_status,
+			"by_method", by_method, "replays",
+			(json_int_t)st->replays, "records",
+			(json_int_t)store_record_count(api->store));
+out:
+	json_decref(by_status);
+	json_decref(by_method);
+	return out;
+}
+
+static int load_fixture(struct api *api, char *err, size_t errlen)
+{
+	if (api->fixture == NULL)
+		return 0;
+	return store_load_fixture(api->store, api->fixture, err, errlen);
+}
+
+static void handle_reset(struct api *api, struct api_reply *reply)
+{
+	char err[256];
+
+	store_clear(api->store);
+	idem_clear(&api->idem);
+	memset(&api->stats, 0, sizeof api->stats);
+	/* The fixture was validated at start-up, so only memory can run out. */
+	if (load_fixture(api, err, sizeof err) != 0) {
+		store_clear(api->store);
+		reply_error(reply, 500, "cannot reload fixture");
+		return;
+	}
+	reply->status = 204;
+}
+
+static void admin_route(struct api *api, const struct api_request *req,
+			const char *name, struct api_reply *reply)
+{
+	bool is_get = streq(req->method, "GET");
+
+	if (streq(name, "dump")) {
+		if (is_get)
+			reply_json(reply, 200, store_dump(api->store));
+		else
+			reply_method_not_allowed(reply, "GET");
+	} else if (streq(name, "stats")) {
+		if (is_get)
+			reply_json(reply, 200, stats_json(api));
+		else
+			reply_method_not_allowed(reply, "GET");
+	} else if (streq(name, "reset")) {
+		if (streq(req->method, "POST"))
+			handle_reset(api, reply);
+		else
+			reply_method_not_allowed(reply, "POST");
+	} else {
+		reply_error(reply, 404, "not found");
+	}
+}
+
+/* Splits "/a/b/c" into segments; empty segments are kept (and never
+ * match a route). */
+static int split_path(const char *path, struct route *rt)
+{
+	size_t n;
+	char *p;
+
+	memset(rt, 0, sizeof *rt);
+	if (path[0] != '/')
+		return 0;
+	n = strlen(path);
+	rt->buf = malloc(n);
+	if (rt->buf == NULL)
+		return -1;
+	memcpy(rt->buf, path + 1, n);
+	p = rt->buf;
+	for (;;) {
+		char *slash = strchr(p, '/');
+
+		if (rt->nseg == MAX_SEGMENTS) {
+			rt->nseg++;
+			break;
+		}
+		rt->seg[rt->nseg++] = p;
+		if (slash == NULL)
+			break;
+		*slash = '\0';
+		p = slash + 1;
+	}
+	return 0;
+}
+
+static void dispatch(struct api *api, const struct api_request *req,
+		     struct api_reply *reply)
+{
+	struct route rt;
+
+	if (split_path(req->path, &rt) != 0) {
+		reply_error(reply, 500, "out of memory");
+		return;
+	}
+	if (rt.nseg == 2 && streq(rt.seg[0], "_sim"))
+		admin_route(api, req, rt.seg[1], reply);
+	else if ((rt.nseg == 3 || rt.nseg == 4) && streq(rt.seg[0], "api") &&
+		 streq(rt.seg[1], "v1") && store_valid_collection_name(rt.seg[2]))
+		collection_route(api, req, &rt, reply);
+	else
+		reply_error(reply, 404, "not found");
+	free(rt.buf);
+}
+
+static void count_request(struct api *api, const char *method,
+			  unsigned int status)
+{
+	struct stats *st = &api->stats;
+
+	st->requests++;
+	if (status >= MIN_STATUS && status <= MAX_STATUS)
+		st->by_status[status]++;
+	st->by_method[method_slot(method)]++;
+}
+
+void api_handle(struct api *api, const struct api_request *req,
+		struct api_reply *reply)
+{
+	memset(reply, 0, sizeof *reply);
+	pthread_mutex_lock(&api->lock);
+	if (req->out_of_memory)
+		reply_error(reply, 500, "out of memory");
+	else if (req->body_too_large)
+		reply_error(reply, 413, "request body too large");
+	else
+		dispatch(api, req, reply);
+	count_request(api, req->method, reply->status);
+	pthread_mutex_unlock(&api->lock);
+}
+
+struct api *api_new(json_t *fixture, char *err, size_t errlen)
+{
+	struct api *api = calloc(1, sizeof *api);
+
+	err[0] = '\0';
+	if (api == NULL) {
+		json_decref(fixture);
+		return NULL;
+	}
+	api->fixture = fixture;
+	idem_init(&api->idem);
+	if (pthread_mutex_init(&api->lock, NULL) != 0) {
+		json_decref(fixture);
+		free(api);
+		return NULL;
+	}
+	api->store = store_new();
+	if (api->store == NULL || load_fixture(api, err, errlen) != 0) {
+		api_free(api);
+		return NULL;
+	}
+	return api;
+}
+
+void api_free(struct api *api)
+{
+	if (api == NULL)
+		return;
+	store_free(api->store);
+	idem_clear(&api->idem);
+	json_decref(api->fixture);
+	pthread_mutex_destroy(&api->lock);
+	free(api);
+}

@@ -1,0 +1,570 @@
+/* lcs-sim: a stand-in for the council's case-management REST/JSON API,
+ * used by casesync's tests, demo and benchmarks. See docs/simulator.md. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "api.h"
+
+#define PROG "lcs-sim"
+#define THREAD_POOL_SIZE 4
+#define CONNECTION_TIMEOUT_S 30
+#define LOG_FIELD_MAX 256
+
+struct options {
+	const char *listen;
+	unsigned int port;
+	const char *port_file;
+	const char *fixture;
+	bool quiet;
+};
+
+struct server {
+	struct api *api;
+	bool quiet;
+};
+
+struct conn_ctx {
+	char *body;
+	size_t len;
+	size_t cap;
+	bool too_large;
+	bool out_of_memory;
+	bool responded;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: " PROG " [--listen ADDR] [--port N] [--port-file FILE]\n"
+	      "               [--fixture FILE] [--quiet] [--help]\n"
+	      "\n"
+	      "  --listen ADDR     IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
+	      "  --port N          TCP port, 0 picks a free one (default 0)\n"
+	      "  --port-file FILE  write the bound port to FILE once listening\n"
+	      "  --fixture FILE    JSON seed data, reloaded by POST /_sim/reset\n"
+	      "  --quiet           do not log requests to stderr\n",
+	      out);
+}
+
+/* Matches "--name VALUE" and "--name=VALUE": 1 when matched, 0 when argv[*i]
+ * is another option, -1 when the value is missing. */
+static int take_value(const char *name, int argc, char **argv, int *i,
+		      const char **value)
+{
+	const char *arg = argv[*i];
+	size_t n = strlen(name);
+
+	if (strncmp(arg, name, n) != 0)
+		return 0;
+	if (arg[n] == '=') {
+		*value = arg + n + 1;
+		return 1;
+	}
+	if (arg[n] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*i += 1;
+	*value = argv[*i];
+	return 1;
+}
+
+static int parse_port(const char *text, unsigned int *port)
+{
+	char *end;
+	long v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0 || v > 65535)
+		return -1;
+	*port = (unsigned int)v;
+	return 0;
+}
+
+/* Returns 0 to run, 1 after --help, -1 on bad usage (already reported). */
+static int parse_args(int argc, char **argv, struct options *opt)
+{
+	static const char *const names[] = {
+		"--listen", "--port", "--port-file", "--fixture",
+	};
+	const char **targets[] = {
+		&opt->listen, NULL, &opt->port_file, &opt->fixture,
+	};
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *value = NULL;
+		size_t k;
+		int rc = 0;
+
+		if (strcmp(argv[i], "--help") == 0)
+			return 1;
+		if (strcmp(argv[i], "--quiet") == 0) {
+			opt->quiet = true;
+			continue;
+		}
+		for (k = 0; k < sizeof names / sizeof names[0]; k++) {
+			rc = take_value(names[k], argc, argv, &i, &value);
+			if (rc != 0)
+				break;
+		}
+		if (rc == 0) {
+			fprintf(stderr, PROG ": unknown argument: %s\n", argv[i]);
+			return -1;
+		}
+		if (rc < 0) {
+			fprintf(stderr, PROG ": %s needs a value\n", names[k]);
+			return -1;
+		}
+		if (targets[k] != NULL) {
+			*targets[k] = value;
+		} else if (parse_port(value, &opt->port) != 0) {
+			fprintf(stderr, PROG ": invalid port: %s\n", value);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *json_problem(const json_error_t *jerr)
+{
+	switch (json_error_code(jerr)) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_stack_overflow:
+		return "nesting too deep";
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "unexpected end of input";
+	case json_error_end_of_input_expected:
+		return "trailing data after the JSON value";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "NUL character";
+	case json_error_duplicate_key:
+		return "duplicate member name";
+	case json_error_numeric_overflow:
+		return "number out of range";
+	default:
+		return "invalid JSON";
+	}
+}
+
+static json_t *read_fixture(const char *path)
+{
+	json_error_t jerr;
+	json_t *root;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		fprintf(stderr, PROG ": fixture %s: %s\n", path,
+			strerror(errno));
+		return NULL;
+	}
+	root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(f);
+	/* jansson's error text can quote the input, so only its position and
+	 * error class are reported. */
+	if (root == NULL)
+		fprintf(stderr, PROG ": fixture %s: %s at line %d, column %d\n",
+			path, json_problem(&jerr), jerr.line, jerr.column);
+	return root;
+}
+
+static struct api *create_api(const char *fixture_path)
+{
+	json_t *fixture = NULL;
+	struct api *api;
+	char err[256];
+
+	if (fixture_path != NULL) {
+		fixture = read_fixture(fixture_path);
+		if (fixture == NULL)
+			return NULL;
+	}
+	api = api_new(fixture, err, sizeof err);
+	if (api == NULL && err[0] != '\0')
+		fprintf(stderr, PROG ": fixture %s: %s\n", fixture_path, err);
+	else if (api == NULL)
+		fprintf(stderr, PROG ": out of memory\n");
+	return api;
+}
+
+/* Copies at most LOG_FIELD_MAX bytes, masking anything unprintable so a
+ * crafted path cannot forge log lines. */
+static void log_safe(char *dst, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i < LOG_FIELD_MAX && src[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		dst[i] = ch > 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	dst[i] = '\0';
+}
+
+static void log_request(const struct server *srv, const char *method,
+			const char *url, unsigned int status)
+{
+	char m[LOG_FIELD_MAX + 1];
+	char u[LOG_FIELD_MAX + 1];
+
+	if (srv->quiet)
+		return;
+	log_safe(m, method);
+	log_safe(u, url);
+	fprintf(stderr, PROG ": %s %s %u\n", m, u, status);
+}
+
+static bool add_header(struct MHD_Response *resp, const char *name,
+		       const char *value)
+{
+	return value == NULL ||
+	       MHD_add_response_header(resp, name, value) == MHD_YES;
+}
+
+/* Hands reply->body over to the response on success. */
+static struct MHD_Response *build_response(struct api_reply *reply)
+{
+	struct MHD_Response *resp;
+	size_t len = reply->body != NULL ? strlen(reply->body) : 0;
+
+	resp = MHD_create_response_from_buffer_with_free_callback(
+		len, reply->body, reply->body != NULL ? &free : NULL);
+	if (resp == NULL)
+		return NULL;
+	if (reply->body != NULL) {
+		reply->body = NULL;
+		if (!add_header(resp, "Content-Type", "application/json"))
+			goto fail;
+	}
+	if (!add_header(resp, "ETag", reply->etag) ||
+	    !add_header(resp, "Location", reply->location) ||
+	    !add_header(resp, "Allow", reply->allow) ||
+	    !add_header(resp, "Idempotent-Replayed",
+			reply->replayed ? "true" : NULL))
+		goto fail;
+	return resp;
+fail:
+	MHD_destroy_response(resp);
+	return NULL;
+}
+
+static enum MHD_Result respond(struct server *srv,
+			       struct MHD_Connection *conn, const char *url,
+			       const char *method, struct conn_ctx *ctx)
+{
+	struct api_request req;
+	struct api_reply reply;
+	struct MHD_Response *resp;
+	enum MHD_Result ret = MHD_NO;
+
+	memset(&req, 0, sizeof req);
+	req.method = method;
+	req.path = url;
+	req.body = ctx->body;
+	req.body_len = ctx->len;
+	req.body_too_large = ctx->too_large;
+	req.out_of_memory = ctx->out_of_memory;
+	req.if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						   "If-Match");
+	req.idem_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						   "Idempotency-Key");
+	req.since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+						"since");
+	req.limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+						"limit");
+	api_handle(srv->api, &req, &reply);
+	ctx->responded = true;
+	resp = build_response(&reply);
+	if (resp != NULL) {
+		ret = MHD_queue_response(conn, reply.status, resp);
+		MHD_destroy_response(resp);
+	}
+	log_request(srv, method, url, reply.status);
+	api_reply_free(&reply);
+	return ret;
+}
+
+static bool declared_too_large(struct MHD_Connection *conn)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						     "Content-Length");
+	unsigned long long n;
+	char *end;
+
+	if (cl == NULL || cl[0] < '0' || cl[0] > '9')
+		return false;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	if (*end != '\0')
+		return false;
+	return errno == ERANGE || n > API_MAX_BODY;
+}
+
+static void append_upload(struct conn_ctx *ctx, const char *data, size_t n)
+{
+	size_t cap = ctx->cap;
+	char *body;
+
+	if (ctx->too_large || ctx->out_of_memory)
+		return;
+	if (n > API_MAX_BODY - ctx->len) {
+		/* Keep draining the upload, but stop storing it. */
+		ctx->too_large = true;
+		return;
+	}
+	if (ctx->len + n > cap) {
+		if (cap == 0)
+			cap = 4096;
+		while (cap < ctx->len + n)
+			cap *= 2;
+		body = realloc(ctx->body, cap);
+		if (body == NULL) {
+			ctx->out_of_memory = true;
+			return;
+		}
+		ctx->body = body;
+		ctx->cap = cap;
+	}
+	memcpy(ctx->body + ctx->len, data, n);
+	ctx->len += n;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct server *srv = cls;
+	struct conn_ctx *ctx = *con_cls;
+
+	(void)version;
+	if (ctx == NULL) {
+		ctx = calloc(1, sizeof *ctx);
+		if (ctx == NULL)
+			return MHD_NO;
+		*con_cls = ctx;
+		/* Reject an announced oversized body before reading it. */
+		if (!declared_too_large(conn))
+			return MHD_YES;
+		ctx->too_large = true;
+		return respond(srv, conn, url, method, ctx);
+	}
+	if (*upload_data_size != 0) {
+		if (!ctx->responded)
+			append_upload(ctx, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (ctx->responded)
+		return MHD_YES;
+	return respond(srv, conn, url, method, ctx);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct conn_ctx *ctx = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (ctx == NULL)
+		return;
+	free(ctx->body);
+	free(ctx);
+	*con_cls = NULL;
+}
+
+static int make_sockaddr(const char *addr, unsigned int port,
+			 struct sockaddr_storage *ss, bool *ipv6)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		*ipv6 = false;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*ipv6 = true;
+		return 0;
+	}
+	return -1;
+}
+
+static struct MHD_Daemon *start_daemon(const struct options *opt,
+				       struct server *srv)
+{
+	struct sockaddr_storage ss;
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	struct MHD_Daemon *d;
+	bool ipv6;
+
+	if (make_sockaddr(opt->listen, opt->port, &ss, &ipv6) != 0) {
+		fprintf(stderr, PROG ": invalid listen address: %s\n",
+			opt->listen);
+		return NULL;
+	}
+	if (ipv6)
+		flags |= MHD_USE_IPv6;
+	d = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL,
+			     &on_request, srv, MHD_OPTION_SOCK_ADDR,
+			     (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
+			     &on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+			     (unsigned int)THREAD_POOL_SIZE,
+			     MHD_OPTION_CONNECTION_TIMEOUT,
+			     (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+	if (d == NULL)
+		fprintf(stderr, PROG ": cannot listen on %s port %u\n",
+			opt->listen, opt->port);
+	return d;
+}
+
+static int write_port_file(const char *path, unsigned int port)
+{
+	size_t n = strlen(path) + sizeof ".tmp";
+	char *tmp = malloc(n);
+	FILE *f = NULL;
+	int rc = -1;
+	int saved = ENOMEM;
+
+	if (tmp == NULL)
+		goto out;
+	snprintf(tmp, n, "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL || fprintf(f, "%u\n", port) < 0) {
+		saved = errno;
+		goto out;
+	}
+	rc = fclose(f);
+	f = NULL;
+	if (rc != 0 || rename(tmp, path) != 0) {
+		saved = errno;
+		rc = -1;
+		remove(tmp);
+	}
+out:
+	if (f != NULL)
+		fclose(f);
+	if (rc != 0)
+		fprintf(stderr, PROG ": cannot write port file %s: %s\n", path,
+			strerror(saved));
+	free(tmp);
+	return rc;
+}
+
+static int install_signal_handlers(sigset_t *stop_signals)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(stop_signals);
+	sigaddset(stop_signals, SIGTERM);
+	sigaddset(stop_signals, SIGINT);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigaction(SIGINT, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void wait_for_stop(void)
+{
+	const struct timespec tick = { 0, 100 * 1000 * 1000 };
+
+	while (!stop_requested)
+		nanosleep(&tick, NULL);
+}
+
+static int run(const struct options *opt, struct server *srv)
+{
+	sigset_t stop_signals;
+	struct MHD_Daemon *d;
+	const union MHD_DaemonInfo *info;
+	unsigned int port = 0;
+	int rc = 1;
+
+	if (install_signal_handlers(&stop_signals) != 0) {
+		fprintf(stderr, PROG ": cannot install signal handlers\n");
+		return 1;
+	}
+	/* MHD's threads inherit this mask, so stop signals reach the main
+	 * thread and interrupt its sleep promptly. */
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	d = start_daemon(opt, srv);
+	pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
+	if (d == NULL)
+		return 1;
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	if (info != NULL)
+		port = info->port;
+	if (port == 0) {
+		fprintf(stderr, PROG ": cannot determine the bound port\n");
+		goto out;
+	}
+	if (opt->port_file != NULL && write_port_file(opt->port_file, port))
+		goto out;
+	if (!opt->quiet)
+		fprintf(stderr, PROG ": listening on %s port %u\n", opt->listen,
+			port);
+	wait_for_stop();
+	rc = 0;
+out:
+	MHD_stop_daemon(d);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = { "127.0.0.1", 0, NULL, NULL, false };
+	struct server srv;
+	int rc;
+
+	rc = parse_args(argc, argv, &opt);
+	if (rc != 0) {
+		usage(rc > 0 ? stdout : stderr);
+		return rc > 0 ? 0 : 2;
+	}
+	srv.quiet = opt.quiet;
+	srv.api = create_api(opt.fixture);
+	if (srv.api == NULL)
+		return 1;
+	rc = run(&opt, &srv);
+	api_free(srv.api);
+	if (rc == 0 && !opt.quiet)
+		fprintf(stderr, PROG ": stopped\n");
+	return rc;
+}
