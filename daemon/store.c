@@ -22,7 +22,8 @@ struct store *store_connect(const char *conninfo, long long stmt_timeout_ms,
 	snprintf(options, sizeof(options),
 		 "-c statement_timeout=%lld -c lock_timeout=%lld "
 		 "-c idle_in_transaction_session_timeout=%lld -c TimeZone=UTC "
-		 "-c DateStyle=ISO,YMD -c client_encoding=UTF8",
+		 "-c DateStyle=ISO,YMD -c client_encoding=UTF8 "
+		 "-c client_min_messages=warning",
 		 stmt_timeout_ms, stmt_timeout_ms, stmt_timeout_ms * 2);
 	vals[0] = conninfo && *conninfo ? conninfo : NULL;
 	vals[1] = application_name;

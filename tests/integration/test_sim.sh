@@ -33,6 +33,8 @@ check() {
 	fi
 }
 
+not() { ! "$@"; }
+
 # req METHOD PATH [curl args...]: status in $code, body and headers in files.
 req() {
 	local method=$1 path=$2
@@ -45,9 +47,11 @@ header() {
 	grep -i "^$1:" "$tmp/hdr" | head -n 1 | sed 's/^[^:]*:[ \t]*//; s/[ \t\r]*$//'
 }
 
-# json PYTHON_EXPR: true when the expression holds for the body as `d`.
+# json PYTHON_EXPR: true when the expression holds for the body, bound to
+# `d`; ids(d) lists the ids of a feed page.
 json() {
 	python3 -c 'import json, sys
+ids = lambda d: [i["id"] for i in d["items"]]
 d = json.load(open(sys.argv[1]))
 sys.exit(0 if eval(sys.argv[2]) else 1)' "$tmp/body" "$1" 2>/dev/null
 }
@@ -59,7 +63,20 @@ d = json.load(open(sys.argv[1]))
 print(eval(sys.argv[2]))' "$tmp/body" "$1" 2>/dev/null
 }
 
-ids_are() { json "[i['id'] for i in d['items']] == $1"; }
+# expect STATUS [PYTHON_EXPR [Header=value...]]: the last response had
+# STATUS, its body satisfies the expression (skipped when empty) and each
+# header has exactly that value ("Header=" means absent).
+expect() {
+	local status=$1 expr=${2:-} spec
+	[ "$code" = "$status" ] || return 1
+	if [ -n "$expr" ]; then
+		json "$expr" || return 1
+	fi
+	shift 2 2>/dev/null || shift
+	for spec in "$@"; do
+		[ "$(header "${spec%%=*}")" = "${spec#*=}" ] || return 1
+	done
+}
 
 echo "1..$PLAN"
 
@@ -79,130 +96,131 @@ base="http://127.0.0.1:${port:-1}"
 # --- change feed -----------------------------------------------------------
 req GET '/api/v1/persons/changes?since=0'
 check "feed since=0 lists the fixture persons in order, more=false" \
-	json "d['more'] is False and d['next'] == '5' and [i['id'] for i in d['items']] == ['P-1001','P-1002','P-1003','P-1004','P-1005']"
+	expect 200 'ids(d) == ["P-1001", "P-1002", "P-1003", "P-1004", "P-1005"] and d["next"] == "5" and d["more"] is False'
 
 req GET '/api/v1/persons/changes?limit=2'
 check "feed page 1 (limit=2): two items, next=2, more=true" \
-	eval '[ "$code" = 200 ] && ids_are "['"'P-1001','P-1002'"']" && json "d['"'next'"'] == '"'2'"' and d['"'more'"'] is True"'
-page_next=$(jval "d['next']")
+	expect 200 'ids(d) == ["P-1001", "P-1002"] and d["next"] == "2" and d["more"] is True'
+page_next=$(jval 'd["next"]')
 
 req GET "/api/v1/persons/changes?since=${page_next:-x}&limit=2"
 check "feed page 2 (since=next): two items, next=4, more=true" \
-	eval 'ids_are "['"'P-1003','P-1004'"']" && json "d['"'next'"'] == '"'4'"' and d['"'more'"'] is True"'
+	expect 200 'ids(d) == ["P-1003", "P-1004"] and d["next"] == "4" and d["more"] is True'
 
 req GET '/api/v1/persons/changes?since=4&limit=2'
 check "feed last page: one item, next=5, more=false" \
-	eval 'ids_are "['"'P-1005'"']" && json "d['"'next'"'] == '"'5'"' and d['"'more'"'] is False"'
+	expect 200 'ids(d) == ["P-1005"] and d["next"] == "5" and d["more"] is False'
 
 req GET '/api/v1/persons/changes?since=5'
 check "feed past the end: no items, next echoes since" \
-	json "d == {'items': [], 'next': '5', 'more': False}"
+	expect 200 'd == {"items": [], "next": "5", "more": False}'
 
 req GET '/api/v1/persons/changes?since=abc'
-check "feed with invalid since is 400" test "$code" = 400
+check "feed with invalid since is 400" expect 400 '"error" in d'
 
 req GET '/api/v1/referrals/changes'
 check "feed of an unknown collection is 200 and empty" \
-	eval '[ "$code" = 200 ] && json "d['"'items'"'] == [] and d['"'more'"'] is False"'
+	expect 200 'd == {"items": [], "next": "0", "more": False}'
 
 # --- GET / PUT with If-Match -------------------------------------------------
 req GET /api/v1/persons/P-1002
 check "GET returns the record with ETag matching its version" \
-	eval '[ "$code" = 200 ] && [ "$(header ETag)" = "\"3\"" ] && json "d['"'id'"'] == '"'P-1002'"' and d['"'version'"'] == '"'3'"'"'
+	expect 200 'd["id"] == "P-1002" and d["version"] == "3"' 'ETag="3"'
 
 req PUT /api/v1/persons/P-1001 -H 'If-Match: "1"' \
 	-d '{"id":"forged","version":"77","given_name":"Changed","family_name":"Fixtureson"}'
 check "PUT with current If-Match is 200, version 2, id/version not taken from body" \
-	eval '[ "$code" = 200 ] && [ "$(header ETag)" = "\"2\"" ] && json "d == {'"'id'"': '"'P-1001'"', '"'version'"': '"'2'"', '"'given_name'"': '"'Changed'"', '"'family_name'"': '"'Fixtureson'"'}"'
+	expect 200 'd == {"id": "P-1001", "version": "2", "given_name": "Changed", "family_name": "Fixtureson"}' 'ETag="2"'
 
-req GET '/api/v1/persons/changes?since=5'
+req GET "/api/v1/persons/changes?since=5"
 check "updated record appears in the feed after the previous next cursor" \
-	eval 'ids_are "['"'P-1001'"']" && json "d['"'items'"'][0]['"'version'"'] == '"'2'"' and d['"'next'"'] == '"'6'"'"'
+	expect 200 'ids(d) == ["P-1001"] and d["items"][0]["version"] == "2" and d["next"] == "6"'
 
 req PUT /api/v1/persons/P-1001 -H 'If-Match: "1"' -d '{"given_name":"Lost"}'
 check "PUT with stale If-Match is 412 reporting the current version" \
-	eval '[ "$code" = 412 ] && json "d == {'"'error'"': '"'precondition failed'"', '"'version'"': '"'2'"'}"'
+	expect 412 'd == {"error": "precondition failed", "version": "2"}'
 
 req GET /api/v1/persons/P-1001
 check "record is unchanged after the 412" \
-	json "d['version'] == '2' and d['given_name'] == 'Changed'"
+	expect 200 'd["version"] == "2" and d["given_name"] == "Changed"' 'ETag="2"'
 
 # --- POST and Idempotency-Key ------------------------------------------------
 req POST /api/v1/persons -H 'Idempotency-Key: key-1' \
 	-d '{"given_name":"Newly","family_name":"Created"}'
 check "POST creates id 900001 with 201, Location and ETag" \
-	eval '[ "$code" = 201 ] && [ "$(header Location)" = /api/v1/persons/900001 ] && [ "$(header ETag)" = "\"1\"" ] && [ -z "$(header Idempotent-Replayed)" ] && json "d['"'id'"'] == '"'900001'"' and d['"'version'"'] == '"'1'"'"'
+	expect 201 'd == {"id": "900001", "version": "1", "given_name": "Newly", "family_name": "Created"}' \
+	'Location=/api/v1/persons/900001' 'ETag="1"' 'Idempotent-Replayed='
 
 req POST /api/v1/persons -H 'Idempotency-Key: key-1' \
 	-d '{"given_name":"Newly","family_name":"Created"}'
 check "replayed POST returns the same record with Idempotent-Replayed: true" \
-	eval '[ "$code" = 201 ] && [ "$(header Idempotent-Replayed)" = true ] && [ "$(header Location)" = /api/v1/persons/900001 ] && json "d['"'id'"'] == '"'900001'"'"'
+	expect 201 'd["id"] == "900001"' 'Idempotent-Replayed=true' \
+	'Location=/api/v1/persons/900001' 'ETag="1"'
 
 req GET /_sim/dump
 check "the replay did not create a second record" \
-	json "[r['id'] for r in d['collections']['persons']] == ['P-1001','P-1002','P-1003','P-1004','P-1005','900001']"
+	expect 200 '[r["id"] for r in d["collections"]["persons"]] == ["P-1001", "P-1002", "P-1003", "P-1004", "P-1005", "900001"]'
 
 req GET /_sim/stats
 check "stats count 6 records and 1 replay" \
-	json "d['records'] == 6 and d['replays'] == 1 and d['by_status']['201'] == 2"
+	expect 200 'd["records"] == 6 and d["replays"] == 1 and d["by_status"]["201"] == 2'
 
 req POST /api/v1/persons -H 'Idempotency-Key: key-1' -d '{"given_name":"Other"}'
 check "same Idempotency-Key with a different body is 422" \
-	eval '[ "$code" = 422 ] && json "d == {'"'error'"': '"'idempotency key reused with a different request'"'}"'
+	expect 422 'd == {"error": "idempotency key reused with a different request"}'
 
 # --- bad requests ------------------------------------------------------------
 req POST /api/v1/persons -d '{"given_name":"A","given_name":"B"}'
-check "duplicate JSON member names in the body are 400" \
-	eval '[ "$code" = 400 ] && json "'"'error'"' in d"'
+check "duplicate JSON member names in the body are 400" expect 400 '"error" in d'
 
 req POST /api/v1/persons -d '[{"given_name":"A"}]'
-check "a JSON array body is 400" test "$code" = 400
+check "a JSON array body is 400" \
+	expect 400 'd == {"error": "request body must be a JSON object"}'
 
 head -c 1048577 /dev/zero | tr '\0' ' ' >"$tmp/big"
 req POST /api/v1/persons --data-binary "@$tmp/big"
-check "a body over 1 MiB is 413" test "$code" = 413
+check "a body over 1 MiB is 413" expect 413
 
 req GET /api/v1/persons/P-9999
-check "unknown record is 404" \
-	eval '[ "$code" = 404 ] && json "d == {'"'error'"': '"'record not found'"'}"'
+check "unknown record is 404" expect 404 'd == {"error": "record not found"}'
 
 req GET /api/v1/persons
-check "wrong method on a known path is 405" test "$code" = 405
+check "wrong method on a known path is 405" expect 405 '"error" in d' 'Allow=POST'
 
 req GET /no/such/path
-check "unknown path is 404" test "$code" = 404
+check "unknown path is 404" expect 404 '"error" in d'
 
 # --- DELETE ------------------------------------------------------------------
 req GET '/api/v1/persons/changes?since=0&limit=1000'
-feed_next=$(jval "d['next']")
+feed_next=$(jval 'd["next"]')
 req DELETE /api/v1/persons/P-1003 -H 'If-Match: "1"'
-check "DELETE with current If-Match is 204" test "$code" = 204
+check "DELETE with current If-Match is 204" expect 204
 
 req GET /api/v1/persons/P-1003
-check "GET after DELETE is 404" test "$code" = 404
+check "GET after DELETE is 404" expect 404
 
 req GET "/api/v1/persons/changes?since=${feed_next:-x}"
 check "feed shows the tombstone with deleted:true and version 2" \
-	json "d['items'] == [{'id': 'P-1003', 'version': '2', 'deleted': True}]"
+	expect 200 'd["items"] == [{"id": "P-1003", "version": "2", "deleted": True}]'
 
 # --- reset -------------------------------------------------------------------
 req POST /_sim/reset
-check "POST /_sim/reset is 204" test "$code" = 204
+check "POST /_sim/reset is 204" expect 204
 
 req GET /_sim/dump
 check "reset restores the fixture exactly" \
-	json "d['seq'] == '5' and list(d['collections']) == ['persons'] and [(r['id'], r['version'], 'deleted' in r) for r in d['collections']['persons']] == [('P-1001','1',False),('P-1002','3',False),('P-1003','1',False),('P-1004','2',False),('P-1005','1',False)] and d['collections']['persons'][0]['given_name'] == 'Testy'"
+	expect 200 'd["seq"] == "5" and list(d["collections"]) == ["persons"] and [(r["id"], r["version"], "deleted" in r) for r in d["collections"]["persons"]] == [("P-1001", "1", False), ("P-1002", "3", False), ("P-1003", "1", False), ("P-1004", "2", False), ("P-1005", "1", False)] and d["collections"]["persons"][0]["given_name"] == "Testy"'
 
 req POST /api/v1/persons -H 'Idempotency-Key: key-1' -d '{"given_name":"Other"}'
 check "after reset ids restart at 900001 and idempotency keys are forgotten" \
-	eval '[ "$code" = 201 ] && json "d['"'id'"'] == '"'900001'"'"'
+	expect 201 'd["id"] == "900001"' 'Idempotent-Replayed='
 
 # --- logging and shutdown ----------------------------------------------------
 check "request log has METHOD PATH STATUS without the query string" \
 	grep -qx 'lcs-sim: GET /api/v1/persons/changes 200' "$tmp/sim.err"
 
 check "request log never contains request bodies" \
-	eval '! grep -q -e Changed -e Newly "$tmp/sim.err"'
+	not grep -q -e Changed -e Newly "$tmp/sim.err"
 
 kill -TERM "$sim_pid" 2>/dev/null
 for _ in $(seq 100); do
@@ -219,7 +237,8 @@ sim_pid=
 check "simulator exits 0 on SIGTERM" test "$sim_rc" = 0
 
 check "no sanitizer report in the simulator's stderr" \
-	eval '! grep -q -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" -e "runtime error:" "$tmp/sim.err"'
+	not grep -q -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" \
+	-e "runtime error:" "$tmp/sim.err"
 
 if [ "$failed" -ne 0 ]; then
 	sed 's/^/# sim: /' "$tmp/sim.err"

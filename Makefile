@@ -1,0 +1,133 @@
+# casesync - build, test, demo and install.
+#
+#   make                 build/casesyncd and build/casesync
+#   make check           every test, against a throwaway PostgreSQL 15 and the
+#                        council simulator (installs missing packages first)
+#   make check SANITIZE=address,undefined   (or: make asan) the same under
+#                        ASan and UBSan, built in build/san/
+#   make demo            the main job end to end, explained as it goes
+#   make install         honours DESTDIR and PREFIX
+#
+# Set NO_DEPS=1 to skip the package check (e.g. when packaging).
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+DATADIR ?= $(PREFIX)/share
+DESTDIR ?=
+CC ?= cc
+CFLAGS ?= -O2 -g
+SANITIZE ?=
+
+PKGS := libpq libcurl jansson libcrypto
+TEST_PKGS := cmocka libmicrohttpd
+
+ifeq ($(SANITIZE),)
+BUILD := build
+SANFLAGS :=
+else
+BUILD := build/san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wundef
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+
+# Recursive (=) so pkg-config runs after tools/ensure-deps has installed.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DCASESYNC_VERSION='"$(VERSION)"' \
+	$(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude $(PKG_CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+MAINS := daemon/casesyncd.c daemon/casesync.c
+LIB_SRCS := $(filter-out $(MAINS),$(wildcard daemon/*.c))
+LIB_OBJS := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
+	$(BUILD)/obj/migrations.o
+SQL := $(sort $(wildcard sql/casesync/*.sql)) $(sort $(wildcard sql/casestore/*.sql))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+SIM_SRCS := $(wildcard tests/lcs-sim/*.c)
+
+.PHONY: all deps deps-test check asan demo install uninstall clean test-bins
+
+all: deps $(BUILD)/casesyncd $(BUILD)/casesync
+
+deps:
+ifneq ($(NO_DEPS),1)
+	@tools/ensure-deps build
+endif
+
+deps-test:
+ifneq ($(NO_DEPS),1)
+	@tools/ensure-deps check
+endif
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/gen:
+	@mkdir -p $@
+
+$(BUILD)/gen/migrations.c: $(SQL) tools/embed-sql | $(BUILD)/gen
+	tools/embed-sql $@ $(SQL)
+
+$(BUILD)/obj/migrations.o: $(BUILD)/gen/migrations.c include/migrate.h | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: daemon/%.c $(wildcard include/*.h) | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libcasesync.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/casesyncd: $(BUILD)/obj/casesyncd.o $(BUILD)/libcasesync.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/casesync: $(BUILD)/obj/casesync.o $(BUILD)/libcasesync.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/lcs-sim: $(SIM_SRCS) $(wildcard tests/lcs-sim/*.h)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
+		$(shell pkg-config --cflags $(TEST_PKGS) jansson libcrypto) \
+		-o $@ $(SIM_SRCS) \
+		$(shell pkg-config --libs libmicrohttpd jansson libcrypto) -lpthread
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libcasesync.a | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -Itests/unit \
+		-o $@ $< $(BUILD)/libcasesync.a $(ALL_LDFLAGS) \
+		$(shell pkg-config --libs cmocka) $(PKG_LIBS)
+
+test-bins: $(BUILD)/casesyncd $(BUILD)/casesync $(BUILD)/lcs-sim $(UNIT_BINS)
+
+# Each step re-reads pkg-config after the packages are in place.
+check: deps-test
+	@$(MAKE) --no-print-directory NO_DEPS=1 test-bins
+	@tests/run $(BUILD)
+
+asan:
+	@$(MAKE) --no-print-directory check SANITIZE=address,undefined
+
+demo: deps-test
+	@$(MAKE) --no-print-directory NO_DEPS=1 $(BUILD)/casesyncd $(BUILD)/casesync $(BUILD)/lcs-sim
+	@tools/demo $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/casesync \
+		$(DESTDIR)$(DATADIR)/casesync/mappings
+	install -m 755 $(BUILD)/casesyncd $(DESTDIR)$(SBINDIR)/casesyncd
+	install -m 755 $(BUILD)/casesync $(DESTDIR)$(BINDIR)/casesync
+	cp -R mappings/. $(DESTDIR)$(DATADIR)/casesync/mappings/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/casesync/casesync.conf ] || \
+		install -m 640 etc/casesync.conf $(DESTDIR)$(SYSCONFDIR)/casesync/casesync.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/casesyncd $(DESTDIR)$(BINDIR)/casesync
+	rm -rf $(DESTDIR)$(DATADIR)/casesync
+
+clean:
+	rm -rf build

@@ -1,0 +1,243 @@
+/* casesync.c - the command-line tool for operators, data leads and
+ * auditors. This version has migrate and check-config; the other commands
+ * of the contract arrive with their issues. Exit 2 is a usage error. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "diag.h"
+#include "log.h"
+#include "mapping.h"
+#include "migrate.h"
+#include "options.h"
+#include "store.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: casesync [-c FILE] [--set section.key=value]... COMMAND [ARGS]\n"
+		"\n"
+		"commands:\n"
+		"  migrate [--with-demo-store]  install or upgrade schema casesync\n"
+		"                               (and the reference store casestore)\n"
+		"  check-config                 validate the config and every mapping\n"
+		"\n"
+		"  -c, --config FILE   config file (default $CASESYNC_CONFIG or %s)\n"
+		"  --set S.K=V         override one config key for this run\n"
+		"Every command takes --help. Exit status 2 means a usage error.\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+static int wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+	return 0;
+}
+
+static int cmd_migrate(const struct options *o, int argc, char **argv)
+{
+	struct config *cfg;
+	struct store *s;
+	char err[512];
+	int demo = 0, rc = 1;
+
+	if (wants_help(argc, argv)) {
+		printf("usage: casesync migrate [--with-demo-store]\n\n"
+		       "Installs or upgrades schema casesync (transactional and\n"
+		       "idempotent), and with --with-demo-store the reference provider\n"
+		       "store casestore. When mappings.use is set, installs the change\n"
+		       "capture trigger on every mapped table.\n");
+		return 0;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--with-demo-store")) {
+			demo = 1;
+		} else {
+			fprintf(stderr, "casesync migrate: unknown argument '%s'\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	cfg = options_load_config(o);
+	if (!cfg)
+		return 1;
+	s = store_connect(cfg->db_conninfo, cfg->db_statement_timeout_ms,
+			  "casesync-migrate", err, sizeof(err));
+	if (!s) {
+		fprintf(stderr, "casesync: cannot connect to the database: %s\n", err);
+		config_free(cfg);
+		return 1;
+	}
+	if (migrate_component(s, "casesync", stdout))
+		goto out;
+	if (demo && migrate_component(s, "casestore", stdout))
+		goto out;
+	if (*cfg->mappings_use) {
+		struct diag d;
+		struct mapping_set *set;
+
+		diag_init(&d);
+		set = mapping_set_load(cfg->mappings_dir, cfg->mappings_use, &d);
+		if (!set) {
+			diag_print(&d, stderr);
+			diag_free(&d);
+			goto out;
+		}
+		diag_free(&d);
+		for (size_t i = 0; i < set->nentities; i++) {
+			if (store_install_capture(s, &set->entities[i])) {
+				fprintf(stderr, "casesync: cannot install change capture "
+					"on %s (entity %s)\n",
+					set->entities[i].local_table,
+					set->entities[i].name);
+				mapping_set_free(set);
+				goto out;
+			}
+			printf("change capture on %s (entity %s)\n",
+			       set->entities[i].local_table, set->entities[i].name);
+		}
+		mapping_set_free(set);
+	}
+	rc = 0;
+out:
+	store_close(s);
+	config_free(cfg);
+	return rc;
+}
+
+/* Validates every mapping set (sub-directory) under mappings.dir. */
+static int check_all_mappings(const struct config *cfg, struct diag *d,
+			      int *sets)
+{
+	DIR *dh = opendir(cfg->mappings_dir);
+	struct dirent *de;
+
+	*sets = 0;
+	if (!dh) {
+		diag_add(d, cfg->mappings_dir, 0, "mappings.dir cannot be opened");
+		return CS_EIO;
+	}
+	while ((de = readdir(dh)) != NULL) {
+		char path[4096];
+		struct stat st;
+		struct mapping_set *set;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", cfg->mappings_dir,
+			     de->d_name) >= (int)sizeof(path) ||
+		    stat(path, &st) || !S_ISDIR(st.st_mode))
+			continue;
+		set = mapping_set_load(cfg->mappings_dir, de->d_name, d);
+		if (set) {
+			printf("mapping set %s: %zu entities ok\n", set->name,
+			       set->nentities);
+			mapping_set_free(set);
+		}
+		(*sets)++;
+	}
+	closedir(dh);
+	return CS_OK;
+}
+
+static int cmd_check_config(const struct options *o, int argc, char **argv)
+{
+	const char *path = o->config_path ? o->config_path : config_default_path();
+	struct config *cfg;
+	struct diag d;
+	int sets = 0, rc;
+
+	if (wants_help(argc, argv)) {
+		printf("usage: casesync check-config\n\n"
+		       "Validates the config file and every mapping set under\n"
+		       "mappings.dir. Exit 0 when valid, 1 with the problems listed\n"
+		       "as FILE:LINE: message.\n");
+		return 0;
+	}
+	if (argc > 0) {
+		fprintf(stderr, "casesync check-config: unexpected argument '%s'\n",
+			argv[0]);
+		return 2;
+	}
+	diag_init(&d);
+	cfg = config_load(path, o->sets, o->nsets, &d);
+	if (cfg) {
+		printf("config %s: ok\n", path);
+		(void)check_all_mappings(cfg, &d, &sets);
+		if (sets == 0 && d.total == 0)
+			diag_add(&d, cfg->mappings_dir, 0, "no mapping sets found");
+		if (*cfg->mappings_use) {
+			char p[4096];
+			struct stat st;
+
+			if (snprintf(p, sizeof(p), "%s/%s", cfg->mappings_dir,
+				     cfg->mappings_use) >= (int)sizeof(p) ||
+			    stat(p, &st) || !S_ISDIR(st.st_mode))
+				diag_add(&d, path, 0, "mappings.use names a set that "
+					 "does not exist under mappings.dir");
+		}
+	}
+	rc = d.total ? 1 : 0;
+	if (rc) {
+		diag_print(&d, stderr);
+		fprintf(stderr, "%d problem%s found\n", d.total,
+			d.total == 1 ? "" : "s");
+	}
+	diag_free(&d);
+	config_free(cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		int t = options_take(&o, argc, argv, &i);
+
+		if (t < 0)
+			return 2;
+		if (!t)
+			break;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") ||
+	    !strcmp(argv[i], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[i], "--version")) {
+		printf("casesync %s\n", CASESYNC_VERSION);
+		return 0;
+	}
+	/* Shared options may also follow the command name. */
+	{
+		char *rest[256];
+		int n = 0;
+
+		for (int j = i + 1; j < argc; j++) {
+			int t = options_take(&o, argc, argv, &j);
+
+			if (t < 0)
+				return 2;
+			if (!t && n < (int)CS_ARRAY_LEN(rest))
+				rest[n++] = argv[j];
+		}
+		if (!strcmp(argv[i], "migrate"))
+			return cmd_migrate(&o, n, rest);
+		if (!strcmp(argv[i], "check-config"))
+			return cmd_check_config(&o, n, rest);
+	}
+	fprintf(stderr, "casesync: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return 2;
+}

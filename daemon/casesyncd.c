@@ -1,0 +1,283 @@
+/* casesyncd.c - the sync daemon: one single-threaded loop that runs a cycle,
+ * then waits for the poll interval or a NOTIFY from the capture triggers.
+ * Signal handlers only set flags; the loop acts on them. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+#include "config.h"
+#include "diag.h"
+#include "engine.h"
+#include "log.h"
+#include "mapping.h"
+#include "migrate.h"
+#include "options.h"
+#include "remote.h"
+#include "store.h"
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: casesyncd [-c FILE] [--set section.key=value]... [--once]\n"
+		"\n"
+		"Keeps the provider's PostgreSQL case store and the council's system\n"
+		"in agreement. Runs until SIGTERM; SIGHUP reloads config and mappings.\n"
+		"\n"
+		"  -c, --config FILE   config file (default $CASESYNC_CONFIG or %s)\n"
+		"  --set S.K=V         override one config key for this run\n"
+		"  --once              run one full cycle and exit (0 = success)\n"
+		"  --help, --version\n", CONFIG_DEFAULT_PATH);
+}
+
+/* Everything a config reload replaces, built and validated as one. */
+struct runtime {
+	struct config *cfg;
+	struct mapping_set *maps;
+	struct remote *remote;
+};
+
+static void runtime_free(struct runtime *rt)
+{
+	remote_free(rt->remote);
+	mapping_set_free(rt->maps);
+	config_free(rt->cfg);
+	memset(rt, 0, sizeof(*rt));
+}
+
+static int runtime_load(const struct options *o, struct runtime *rt)
+{
+	char err[256] = "";
+	struct diag d;
+	enum log_level lv;
+
+	memset(rt, 0, sizeof(*rt));
+	rt->cfg = options_load_config(o);
+	if (!rt->cfg)
+		return CS_EINVAL;
+	if (!*rt->cfg->mappings_use) {
+		log_error("config_invalid", "problem=\"mappings.use is not set\"");
+		goto fail;
+	}
+	diag_init(&d);
+	rt->maps = mapping_set_load(rt->cfg->mappings_dir, rt->cfg->mappings_use, &d);
+	if (!rt->maps) {
+		for (int i = 0; i < d.n; i++)
+			log_error("mapping_invalid", "problem=\"%s\"", d.msgs[i]);
+		diag_free(&d);
+		goto fail;
+	}
+	diag_free(&d);
+	if (rt->cfg->remote_transport != TRANSPORT_HTTP) {
+		log_error("config_invalid", "problem=\"remote.transport = files is "
+			  "not supported by this version\"");
+		goto fail;
+	}
+	rt->remote = remote_new(rt->cfg, err, sizeof(err));
+	if (!rt->remote) {
+		log_error("config_invalid", "problem=\"%s\"", err);
+		goto fail;
+	}
+	if (log_parse_level(rt->cfg->daemon_log_level, &lv) == CS_OK)
+		log_set_level(lv);
+	return CS_OK;
+fail:
+	runtime_free(rt);
+	return CS_EINVAL;
+}
+
+static struct store *connect_db(const struct config *cfg)
+{
+	char err[512];
+	struct store *s = store_connect(cfg->db_conninfo,
+					cfg->db_statement_timeout_ms, "casesyncd",
+					err, sizeof(err));
+
+	if (!s) {
+		log_error("db_connect_failed", "problem=\"%s\"", err);
+		return NULL;
+	}
+	if (migrate_check_current(s, err, sizeof(err))) {
+		log_error("schema_mismatch", "problem=\"%s\"", err);
+		store_close(s);
+		return NULL;
+	}
+	if (store_run(s, "listen", "LISTEN casesync_changes", 0, NULL)) {
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Waits up to seconds for a signal flag or a NOTIFY; 1 when woken early. */
+static int wait_for_work(struct store *s, long seconds)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd pfd = { PQsocket(s->conn), POLLIN, 0 };
+		long left_ms;
+		PGnotify *n;
+		int woke = 0;
+
+		if (stop_requested || reload_requested)
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left_ms = seconds * 1000 - ((now.tv_sec - start.tv_sec) * 1000 +
+					    (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left_ms <= 0)
+			return 0;
+		if (poll(&pfd, 1, (int)(left_ms > 1000 ? 1000 : left_ms)) < 0 &&
+		    errno != EINTR)
+			return 0;
+		if (!PQconsumeInput(s->conn))
+			return 0;	/* connection lost: the cycle will say so */
+		while ((n = PQnotifies(s->conn)) != NULL) {
+			woke = 1;
+			PQfreemem(n);
+		}
+		if (woke)
+			return 1;
+	}
+}
+
+static void reload(const struct options *o, struct runtime *rt)
+{
+	struct runtime next;
+
+	log_info("reload_started", "config=%s", rt->cfg->path);
+	if (runtime_load(o, &next)) {
+		log_error("reload_failed", "action=\"kept the running config\"");
+		return;
+	}
+	runtime_free(rt);
+	*rt = next;
+	log_info("reload_done", "mapping_set=%s entities=%zu", rt->maps->name,
+		 rt->maps->nentities);
+}
+
+static void harden_process(void)
+{
+	struct rlimit no_core = { 0, 0 };
+
+	/* Secrets live in this process's memory: never write it to disk. */
+	setrlimit(RLIMIT_CORE, &no_core);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static int run(const struct options *o, int once)
+{
+	struct runtime rt;
+	struct store *db = NULL;
+	long backoff = 1;
+	int rc = 1;
+
+	if (runtime_load(o, &rt))
+		return 1;
+	log_info("starting", "version=%s instance=%s mapping_set=%s entities=%zu",
+		 CASESYNC_VERSION, rt.cfg->daemon_instance, rt.maps->name,
+		 rt.maps->nentities);
+	while (!stop_requested) {
+		struct engine en;
+		struct engine_counts counts;
+		int crc;
+
+		if (reload_requested) {
+			reload_requested = 0;
+			reload(o, &rt);
+		}
+		if (!db || PQstatus(db->conn) != CONNECTION_OK) {
+			store_close(db);
+			db = connect_db(rt.cfg);
+			if (!db) {
+				if (once)
+					break;
+				log_warn("db_unavailable", "retry_in_s=%ld", backoff);
+				sleep((unsigned)backoff);
+				backoff = backoff < 60 ? backoff * 2 : 60;
+				continue;
+			}
+			backoff = 1;
+		}
+		memset(&en, 0, sizeof(en));
+		en.cfg = rt.cfg;
+		en.maps = rt.maps;
+		en.store = db;
+		en.remote = rt.remote;
+		en.actor = rt.cfg->daemon_instance;
+		crc = engine_cycle(&en, &counts);
+		if (once) {
+			rc = crc == CS_OK && counts.errors == 0 ? 0 : 1;
+			break;
+		}
+		wait_for_work(db, crc == CS_OK ? (long)rt.cfg->daemon_poll_interval_s :
+			      (backoff = backoff < 60 ? backoff * 2 : 60));
+	}
+	if (!once)
+		rc = 0;
+	log_info("stopped", "reason=%s", once ? "once" : "signal");
+	store_close(db);
+	runtime_free(&rt);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct sigaction sa;
+	int once = 0, rc;
+
+	for (int i = 1; i < argc; i++) {
+		int t = options_take(&o, argc, argv, &i);
+
+		if (t < 0)
+			return 2;
+		if (t)
+			continue;
+		if (!strcmp(argv[i], "--once")) {
+			once = 1;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("casesyncd %s\n", CASESYNC_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "casesyncd: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	harden_process();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return 1;
+	rc = run(&o, once);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,489 @@
+/* engine.c - the route of a record: pull, merge, apply, push, audit. */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/rand.h>
+
+#include "audit.h"
+#include "log.h"
+#include "merge.h"
+
+#define MAX_PAGES_PER_CYCLE 100000
+#define MAX_PUSH_PER_CYCLE 10000
+#define MAX_412_RETRIES 3
+
+static int new_idempotency_key(char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[16];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return CS_ERR;
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[32] = '\0';
+	return CS_OK;
+}
+
+static void audit_fill(struct engine *en, struct audit_entry *a,
+		       const struct map_entity *e, const char *action,
+		       const char *local_key, const char *remote_id,
+		       enum side source, const char *version,
+		       const char *outcome)
+{
+	memset(a, 0, sizeof(*a));
+	a->cycle_id = en->cycle_id;
+	a->actor = en->actor;
+	a->action = action;
+	a->entity = e;
+	a->local_key = local_key;
+	a->remote_id = remote_id;
+	a->source = source;
+	a->version = version;
+	a->outcome = outcome;
+}
+
+/* A council record we have never seen: create it in the provider store. */
+static int pull_create(struct engine *en, const struct map_entity *e,
+		       struct codec_item *it, struct engine_counts *c)
+{
+	struct audit_entry a;
+	char *key = NULL;
+	int rc;
+
+	rc = store_local_insert(en->store, e, it->rec, &key);
+	if (rc == CS_OK)
+		rc = store_crosswalk_put(en->store, e->name, key, it->remote_id);
+	if (rc == CS_OK)
+		rc = store_base_put(en->store, e, key, it->rec, it->version);
+	if (rc == CS_OK) {
+		audit_fill(en, &a, e, "create_local", key, it->remote_id,
+			   SIDE_REMOTE, it->version, "applied");
+		a.new_rec = it->rec;
+		rc = audit_write(en->store, &a);
+	}
+	if (rc == CS_OK) {
+		c->created_local++;
+		c->pulled++;
+		log_info("record_created", "entity=%s direction=to_provider "
+			 "local_key=%s remote_id=%s", e->name, key, it->remote_id);
+	}
+	free(key);
+	return rc;
+}
+
+static int pull_item(struct engine *en, const struct map_entity *e,
+		     struct codec_item *it, struct engine_counts *c)
+{
+	struct record *base = NULL, *local = NULL;
+	struct merge_result m = { 0 };
+	struct audit_entry a;
+	char *key = NULL, *base_ver = NULL;
+	int rc;
+
+	if (it->deleted) {
+		/* Tombstones are settled by the conflict machinery; until then
+		 * a council deletion is reported and nothing is removed. */
+		log_warn("remote_delete_held", "entity=%s remote_id=%s", e->name,
+			 it->remote_id);
+		c->skipped++;
+		return CS_OK;
+	}
+	rc = store_crosswalk_by_remote(en->store, e->name, it->remote_id, &key);
+	if (rc)
+		return rc;
+	if (!key)
+		return pull_create(en, e, it, c);
+	rc = store_base_get(en->store, e, key, &base, &base_ver);
+	if (rc)
+		goto out;
+	if (base_ver && it->version && !strcmp(base_ver, it->version)) {
+		c->skipped++;	/* our own push coming back, or a replay */
+		goto out;
+	}
+	rc = store_local_read(en->store, e, key, &local);
+	if (rc == CS_ENOTFOUND) {
+		log_warn("local_record_missing", "entity=%s local_key=%s", e->name,
+			 key);
+		c->skipped++;
+		rc = CS_OK;
+		goto out;
+	}
+	if (rc || (rc = merge_records(base, local, it->rec, MERGE_NEWER_UNKNOWN, &m)))
+		goto out;
+	if (m.manual) {
+		log_warn("record_conflict", "entity=%s local_key=%s fields=%zu",
+			 e->name, key, m.manual);
+		c->conflicts++;
+		goto out;
+	}
+	if (m.to_local) {
+		rc = store_local_update(en->store, e, key, local, m.merged);
+		if (rc)
+			goto out;
+		audit_fill(en, &a, e, "update_local", key, it->remote_id,
+			   SIDE_REMOTE, it->version,
+			   m.conflicts ? "applied_by_policy" : "applied");
+		a.old_rec = local;
+		a.new_rec = m.merged;
+		if ((rc = audit_write(en->store, &a)))
+			goto out;
+		c->pulled++;
+		log_info("record_updated", "entity=%s direction=to_provider "
+			 "local_key=%s fields=%zu", e->name, key, m.to_local);
+	} else {
+		c->skipped++;
+	}
+	/* The council's values are now agreed; local-only edits still differ
+	 * from this base and are pushed by the push phase. */
+	rc = store_base_put(en->store, e, key, it->rec, it->version);
+out:
+	merge_result_clear(&m);
+	record_free(base);
+	record_free(local);
+	free(key);
+	free(base_ver);
+	return rc;
+}
+
+static int pull_page(struct engine *en, const struct map_entity *e,
+		     const char *cursor_name, struct remote_page *p,
+		     struct engine_counts *c)
+{
+	if (store_begin(en->store, 1))
+		return CS_EIO;
+	for (size_t i = 0; i < p->n; i++) {
+		int rc;
+
+		if (store_savepoint(en->store))
+			goto fail;
+		rc = pull_item(en, e, &p->items[i], c);
+		if (rc == CS_EIO && PQstatus(en->store->conn) != CONNECTION_OK)
+			goto fail;
+		if (rc) {
+			store_rollback_to(en->store);
+			log_warn("record_rejected", "entity=%s remote_id=%s "
+				 "direction=to_provider", e->name,
+				 p->items[i].remote_id);
+			c->rejected++;
+		}
+		if (store_release(en->store))
+			goto fail;
+	}
+	if (store_cursor_set(en->store, cursor_name, p->next) ||
+	    store_commit(en->store))
+		goto fail;
+	return CS_OK;
+fail:
+	store_rollback(en->store);
+	return CS_EIO;
+}
+
+static int pull_entity(struct engine *en, const struct map_entity *e,
+		       struct engine_counts *c)
+{
+	char cursor_name[160];
+	int rc = CS_OK;
+
+	snprintf(cursor_name, sizeof(cursor_name), "remote:%s", e->name);
+	for (int page_no = 0; page_no < MAX_PAGES_PER_CYCLE; page_no++) {
+		struct remote_page p;
+		char *since = NULL;
+		int more;
+
+		if ((rc = store_cursor_get(en->store, cursor_name, &since)))
+			return rc;
+		rc = remote_changes(en->remote, e, since, (long)en->cfg->remote_page_size,
+				    &p);
+		free(since);
+		if (rc) {
+			c->errors++;
+			return rc == CS_EINVAL ? CS_EIO : rc;
+		}
+		c->rejected += (long)p.rejected;
+		more = p.more;
+		rc = pull_page(en, e, cursor_name, &p, c);
+		remote_page_clear(&p);
+		if (rc || !more)
+			break;
+	}
+	return rc;
+}
+
+/* Copies the council's answer into the provider where it may flow (for
+ * example the id the council assigned), returning the agreed record. */
+static int settle_local(struct engine *en, const struct map_entity *e,
+			const char *key, const char *remote_id,
+			const struct record *local, const struct record *remote,
+			const char *version, struct record **agreed)
+{
+	struct merge_result m;
+	struct audit_entry a;
+	int rc = merge_records(local, local, remote, MERGE_NEWER_UNKNOWN, &m);
+
+	*agreed = NULL;
+	if (rc)
+		return rc;
+	if (m.to_local) {
+		rc = store_local_update(en->store, e, key, local, m.merged);
+		if (rc == CS_OK) {
+			audit_fill(en, &a, e, "update_local", key, remote_id,
+				   SIDE_REMOTE, version, "applied");
+			a.old_rec = local;
+			a.new_rec = m.merged;
+			rc = audit_write(en->store, &a);
+		}
+	}
+	if (rc == CS_OK)
+		*agreed = record_dup(m.merged);
+	if (rc == CS_OK && !*agreed)
+		rc = CS_ENOMEM;
+	merge_result_clear(&m);
+	return rc;
+}
+
+/* Commits what a push settled: crosswalk (new records), local corrections,
+ * base, audit and the consumed change-log rows, in one transaction. */
+static int push_commit(struct engine *en, const struct map_entity *e,
+		       const struct local_change *ch, const char *remote_id,
+		       int created, const struct record *local,
+		       const struct record *before, const struct codec_item *out)
+{
+	struct record *agreed = NULL;
+	struct audit_entry a;
+	int rc;
+
+	if (store_begin(en->store, 1))
+		return CS_EIO;
+	rc = created ? store_crosswalk_put(en->store, e->name, ch->local_key,
+					   remote_id) : CS_OK;
+	if (rc == CS_OK)
+		rc = settle_local(en, e, ch->local_key, remote_id, local, out->rec,
+				  out->version, &agreed);
+	if (rc == CS_OK)
+		rc = store_base_put(en->store, e, ch->local_key, agreed, out->version);
+	if (rc == CS_OK) {
+		audit_fill(en, &a, e, created ? "create_remote" : "update_remote",
+			   ch->local_key, remote_id, SIDE_LOCAL, out->version,
+			   "pushed");
+		a.old_rec = before;
+		a.new_rec = agreed;
+		rc = audit_write(en->store, &a);
+	}
+	if (rc == CS_OK)
+		rc = store_changes_consume(en->store, e->name, ch->local_key,
+					   ch->last_id);
+	record_free(agreed);
+	if (rc == CS_OK)
+		rc = store_commit(en->store);
+	if (rc)
+		store_rollback(en->store);
+	return rc;
+}
+
+static int push_create(struct engine *en, const struct map_entity *e,
+		       const struct local_change *ch, const struct record *local,
+		       struct engine_counts *c)
+{
+	struct codec_item out;
+	char idem[33];
+	int rc;
+
+	if (new_idempotency_key(idem))
+		return CS_ERR;
+	rc = remote_create(en->remote, e, local, idem, &out);
+	if (rc)
+		return rc;
+	rc = push_commit(en, e, ch, out.remote_id, 1, local, NULL, &out);
+	if (rc == CS_OK) {
+		c->created_remote++;
+		c->pushed++;
+		log_info("record_created", "entity=%s direction=to_council "
+			 "local_key=%s remote_id=%s", e->name, ch->local_key,
+			 out.remote_id);
+	}
+	codec_item_clear(&out);
+	return rc;
+}
+
+/* Fetches the council's current record, merges and sends the result with
+ * If-Match; on 412 fetches again, up to MAX_412_RETRIES times. */
+static int push_update(struct engine *en, const struct map_entity *e,
+		       const struct local_change *ch, const char *remote_id,
+		       const struct record *local, const struct record *base,
+		       struct engine_counts *c)
+{
+	int rc = CS_ECONFLICT;
+
+	for (int attempt = 0; attempt < MAX_412_RETRIES && rc == CS_ECONFLICT;
+	     attempt++) {
+		struct codec_item cur, out;
+		struct merge_result m;
+		char idem[33];
+
+		memset(&out, 0, sizeof(out));
+		rc = remote_get(en->remote, e, remote_id, &cur);
+		if (rc)
+			return rc;
+		rc = merge_records(base, local, cur.rec, MERGE_NEWER_UNKNOWN, &m);
+		if (rc) {
+			codec_item_clear(&cur);
+			return rc;
+		}
+		if (m.manual) {
+			log_warn("record_conflict", "entity=%s local_key=%s fields=%zu",
+				 e->name, ch->local_key, m.manual);
+			c->conflicts++;
+		} else if (m.to_remote == 0) {
+			/* Already in agreement: settle without a request. */
+			rc = push_commit(en, e, ch, remote_id, 0, local, cur.rec, &cur);
+			c->skipped += rc == CS_OK;
+		} else if ((rc = new_idempotency_key(idem)) == CS_OK &&
+			   (rc = remote_update(en->remote, e, remote_id, cur.version,
+					       m.merged, cur.doc, idem, &out)) == CS_OK) {
+			rc = push_commit(en, e, ch, remote_id, 0, local, cur.rec, &out);
+			if (rc == CS_OK) {
+				c->pushed++;
+				log_info("record_updated", "entity=%s "
+					 "direction=to_council local_key=%s "
+					 "fields=%zu", e->name, ch->local_key,
+					 m.to_remote);
+			}
+		} else if (rc == CS_ECONFLICT) {
+			log_info("remote_version_moved", "entity=%s remote_id=%s "
+				 "attempt=%d", e->name, remote_id, attempt + 1);
+		}
+		merge_result_clear(&m);
+		codec_item_clear(&cur);
+		codec_item_clear(&out);
+	}
+	return rc;
+}
+
+static int push_one(struct engine *en, const struct map_entity *e,
+		    const struct local_change *ch, struct engine_counts *c)
+{
+	struct record *local = NULL, *base = NULL;
+	char *remote_id = NULL, *base_ver = NULL;
+	int rc;
+
+	rc = store_local_read(en->store, e, ch->local_key, &local);
+	if (rc == CS_ENOTFOUND) {
+		/* Deletions travel as tombstones with the conflict machinery;
+		 * until then the change stays queued, nothing is lost. */
+		log_warn("local_delete_held", "entity=%s local_key=%s", e->name,
+			 ch->local_key);
+		c->skipped++;
+		return CS_OK;
+	}
+	if (rc)
+		return rc;
+	rc = store_crosswalk_by_local(en->store, e->name, ch->local_key, &remote_id);
+	if (rc == CS_OK)
+		rc = store_base_get(en->store, e, ch->local_key, &base, &base_ver);
+	if (rc == CS_OK)
+		rc = remote_id ? push_update(en, e, ch, remote_id, local, base, c)
+			       : push_create(en, e, ch, local, c);
+	record_free(local);
+	record_free(base);
+	free(remote_id);
+	free(base_ver);
+	return rc;
+}
+
+static int push_entity(struct engine *en, const struct map_entity *e,
+		       struct engine_counts *c)
+{
+	struct local_change *ch = NULL;
+	size_t n = 0;
+	int rc = store_changes_pending(en->store, e->name, MAX_PUSH_PER_CYCLE,
+				       &ch, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		rc = push_one(en, e, &ch[i], c);
+		if (rc == CS_OK)
+			continue;
+		if (PQstatus(en->store->conn) != CONNECTION_OK)
+			break;
+		if (rc == CS_EINVAL) {
+			log_warn("record_rejected", "entity=%s local_key=%s "
+				 "direction=to_council", e->name, ch[i].local_key);
+			c->rejected++;
+		} else {
+			log_warn("record_push_failed", "entity=%s local_key=%s",
+				 e->name, ch[i].local_key);
+			c->errors++;
+		}
+		rc = CS_OK;
+	}
+	store_changes_free(ch, n);
+	return rc;
+}
+
+static int cycle_start(struct engine *en)
+{
+	const char *p[] = { en->actor };
+	PGresult *r = store_exec(en->store, "cycle_start",
+				 "INSERT INTO casesync.cycles (instance) VALUES ($1) "
+				 "RETURNING id", 1, p);
+
+	if (!r)
+		return CS_EIO;
+	if (cs_parse_int64(PQgetvalue(r, 0, 0), 1, 9223372036854775807LL,
+			   &en->cycle_id))
+		en->cycle_id = 0;
+	PQclear(r);
+	return en->cycle_id ? CS_OK : CS_EIO;
+}
+
+static void cycle_finish(struct engine *en, const struct engine_counts *c,
+			 int ok)
+{
+	char v[9][32];
+	const char *p[9];
+	long vals[] = { c->pulled, c->pushed, c->created_local, c->created_remote,
+			c->conflicts, c->rejected, c->errors };
+
+	snprintf(v[0], sizeof(v[0]), "%lld", en->cycle_id);
+	snprintf(v[1], sizeof(v[1]), "%s", ok ? "ok" : "failed");
+	for (int i = 0; i < 7; i++)
+		snprintf(v[i + 2], sizeof(v[i + 2]), "%ld", vals[i]);
+	for (int i = 0; i < 9; i++)
+		p[i] = v[i];
+	if (store_run(en->store, "cycle_finish",
+		      "UPDATE casesync.cycles SET finished_at = now(), status = $2, "
+		      "pulled = $3, pushed = $4, created_local = $5, "
+		      "created_remote = $6, conflicts = $7, rejected = $8, "
+		      "errors = $9 WHERE id = $1", 9, p))
+		log_warn("cycle_not_recorded", "cycle=%lld", en->cycle_id);
+}
+
+int engine_cycle(struct engine *en, struct engine_counts *c)
+{
+	int rc = CS_OK;
+
+	memset(c, 0, sizeof(*c));
+	if (cycle_start(en))
+		return CS_EIO;
+	for (size_t i = 0; i < en->maps->nentities && rc == CS_OK; i++) {
+		const struct map_entity *e = &en->maps->entities[i];
+
+		rc = pull_entity(en, e, c);
+		if (rc == CS_OK)
+			rc = push_entity(en, e, c);
+	}
+	if (PQstatus(en->store->conn) == CONNECTION_OK)
+		cycle_finish(en, c, rc == CS_OK);
+	log_info("cycle_done", "cycle=%lld status=%s pulled=%ld pushed=%ld "
+		 "created_local=%ld created_remote=%ld skipped=%ld conflicts=%ld "
+		 "rejected=%ld errors=%ld", en->cycle_id, rc ? "failed" : "ok",
+		 c->pulled, c->pushed, c->created_local, c->created_remote,
+		 c->skipped, c->conflicts, c->rejected, c->errors);
+	return rc;
+}
