@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
 
 #include "log.h"
@@ -112,8 +113,13 @@ int http_url_is_loopback(const char *url)
 		return 0;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		struct in_addr a4;
+
+		/* 127.0.0.0/8 only as a numeric address: "127.x.example" is a
+		 * name anyone can register. */
 		yes = !strcmp(host, "localhost") || !strcmp(host, "[::1]") ||
-		      !strncmp(host, "127.", 4);
+		      (inet_pton(AF_INET, host, &a4) == 1 &&
+		       (ntohl(a4.s_addr) >> 24) == 127);
 	}
 	curl_free(host);
 	curl_url_cleanup(u);

@@ -1,0 +1,78 @@
+# Shared helpers for the TAP integration scripts (sourced, bash).
+# Needs PG* from pg_virtualenv (tests/run), BUILD and SIM from the caller.
+: "${BUILD:=build}"
+: "${SIM:=$BUILD/lcs-sim}"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+T=$(mktemp -d)
+tap_n=0
+tap_fail=0
+SIM_PID=
+
+ok() { # ok CONDITION_EXIT_STATUS DESCRIPTION
+	tap_n=$((tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		echo "not ok $tap_n - $2"
+		tap_fail=$((tap_fail + 1))
+	fi
+}
+
+is() { # is GOT WANT DESCRIPTION
+	if [ "$1" = "$2" ]; then ok 0 "$3"; else
+		ok 1 "$3"; echo "#   got: '$1'"; echo "#   want: '$2'"; fi
+}
+
+# A database of its own for each script, so scripts cannot disturb each other.
+use_fresh_db() {
+	export PGDATABASE="cs_$(basename "$0" .sh)_$$"
+	createdb "$PGDATABASE" || exit 1
+}
+
+sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+
+start_sim() { # start_sim FIXTURE
+	rm -f "$T/port"
+	"$SIM" --quiet --port-file "$T/port" --fixture "$1" 2>"$T/sim.err" &
+	SIM_PID=$!
+	for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+	SIM_PORT=$(cat "$T/port")
+	SIM_URL="http://127.0.0.1:$SIM_PORT"
+}
+
+write_config() { # write_config FILE
+	cat >"$1" <<CONF
+[database]
+conninfo =
+[mappings]
+dir = $ROOT/mappings
+use = lcs-rest
+[remote]
+transport = http
+url = $SIM_URL/api/v1
+allow_http_loopback = true
+max_retries = 1
+[daemon]
+instance = test-instance
+log_level = info
+CONF
+}
+
+# sim_get PATH PYTHON_EXPR: evaluates EXPR on the JSON answer bound to d.
+sim_json() {
+	curl -sf "$SIM_URL$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"
+}
+
+finish() {
+	if [ -n "$SIM_PID" ]; then
+		kill "$SIM_PID" 2>/dev/null
+		wait "$SIM_PID" 2>/dev/null
+	fi
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/sim.err" 2>/dev/null; then
+		ok 1 "simulator ran clean under the sanitizers"
+		cat "$T/sim.err"
+	fi
+	rm -rf "$T"
+	echo "1..$tap_n"
+	[ "$tap_fail" -eq 0 ]
+}
