@@ -1,0 +1,327 @@
+/* test_store.c - store, migrate and audit against a real PostgreSQL 15
+ * (tests/run provides one through pg_virtualenv; PG* variables point at it). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "audit.h"
+#include "diag.h"
+#include "mapping.h"
+#include "migrate.h"
+#include "record.h"
+#include "store.h"
+
+static char dbname[64];
+static char conninfo[128];
+static struct map_entity person;
+
+static struct store *connect_or_fail(const char *ci)
+{
+	char err[256];
+	struct store *s = store_connect(ci, 10000, "test_store", err, sizeof(err));
+
+	if (!s)
+		fail_msg("cannot connect: %s", err);
+	return s;
+}
+
+static long long count(struct store *s, const char *sql)
+{
+	PGresult *r = store_exec(s, "count", sql, 0, NULL);
+	long long v = -1;
+
+	assert_non_null(r);
+	assert_int_equal(cs_parse_int64(PQgetvalue(r, 0, 0), 0, 1LL << 40, &v), 0);
+	PQclear(r);
+	return v;
+}
+
+static int group_setup(void **state)
+{
+	struct store *admin;
+	struct diag d;
+	char sql[128];
+
+	(void)state;
+	if (!getenv("PGPORT") && !getenv("PGHOST")) {
+		fprintf(stderr, "test_store needs PostgreSQL: run it through tests/run\n");
+		return -1;
+	}
+	snprintf(dbname, sizeof(dbname), "cs_unit_store_%d", (int)getpid());
+	snprintf(conninfo, sizeof(conninfo), "dbname=%s", dbname);
+	admin = connect_or_fail("");
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
+	PQclear(PQexec(admin->conn, sql));
+	store_close(admin);
+	diag_init(&d);
+	if (mapping_entity_load("mappings/lcs-rest/person.map", &person, &d)) {
+		diag_print(&d, stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct store *admin = connect_or_fail("");
+	char sql[128];
+
+	(void)state;
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", dbname);
+	PQclear(PQexec(admin->conn, sql));
+	store_close(admin);
+	mapping_entity_clear(&person);
+	return 0;
+}
+
+static int test_setup(void **state)
+{
+	struct store *s = connect_or_fail(conninfo);
+
+	*state = s;
+	return 0;
+}
+
+static int test_teardown(void **state)
+{
+	store_close(*state);
+	return 0;
+}
+
+static void test_migrate_installs_and_is_idempotent(void **state)
+{
+	struct store *s = *state;
+	char err[256];
+	int known = migrate_known_version("casesync");
+
+	assert_true(known >= 1);
+	assert_int_equal(migrate_component(s, "casesync", NULL), 0);
+	assert_int_equal(migrate_component(s, "casestore", NULL), 0);
+	assert_int_equal(migrate_installed_version(s, "casesync"), known);
+	/* A second run changes nothing. */
+	assert_int_equal(migrate_component(s, "casesync", NULL), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.schema_version "
+			       "where component = 'casesync'"), known);
+	assert_int_equal(migrate_check_current(s, err, sizeof(err)), 0);
+	assert_int_equal(store_install_capture(s, &person), 0);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct store *s = *state;
+	char err[256];
+
+	assert_int_equal(store_run(s, "t", "insert into casesync.schema_version "
+				   "(component, version, name) values "
+				   "('casesync', 9999, 'future')", 0, NULL), 0);
+	assert_int_equal(migrate_component(s, "casesync", NULL), CS_EINVAL);
+	assert_int_equal(migrate_check_current(s, err, sizeof(err)), CS_EINVAL);
+	assert_non_null(strstr(err, "upgrade casesync"));
+	assert_int_equal(store_run(s, "t", "delete from casesync.schema_version "
+				   "where version = 9999", 0, NULL), 0);
+	assert_int_equal(migrate_check_current(s, err, sizeof(err)), 0);
+}
+
+static struct record *sample(void)
+{
+	struct record *r = record_new(&person);
+
+	assert_non_null(r);
+	assert_int_equal(record_set(r, (size_t)mapping_field_index(&person, "given_name"), "Fay"), 0);
+	assert_int_equal(record_set(r, (size_t)mapping_field_index(&person, "family_name"), "Unittest"), 0);
+	assert_int_equal(record_set(r, (size_t)mapping_field_index(&person, "date_of_birth"), "2017-06-05"), 0);
+	return r;
+}
+
+static void test_local_insert_read_update(void **state)
+{
+	struct store *s = *state;
+	struct record *r = sample(), *back = NULL, *changed;
+	char *key = NULL;
+	int fam = mapping_field_index(&person, "family_name");
+
+	assert_int_equal(store_local_insert(s, &person, r, &key), 0);
+	assert_non_null(key);
+	assert_int_equal(store_local_read(s, &person, key, &back), 0);
+	assert_true(record_equal(r, back));
+	changed = record_dup(back);
+	assert_int_equal(record_set(changed, (size_t)fam, "Renamed"), 0);
+	assert_int_equal(store_local_update(s, &person, key, back, changed), 0);
+	record_free(back);
+	assert_int_equal(store_local_read(s, &person, key, &back), 0);
+	assert_string_equal(record_get(back, (size_t)fam), "Renamed");
+	assert_null(record_get(back, (size_t)mapping_field_index(&person, "upn")));
+	{
+		struct record *none = NULL;
+
+		assert_int_equal(store_local_read(s, &person, "987654321", &none),
+				 CS_ENOTFOUND);
+		assert_null(none);
+	}
+	record_free(back);
+	record_free(changed);
+	record_free(r);
+	free(key);
+}
+
+static void test_capture_records_key_op_columns(void **state)
+{
+	struct store *s = *state;
+	struct record *r = sample(), *same;
+	char *key = NULL;
+
+	assert_int_equal(store_run(s, "t", "delete from casesync.change_log", 0, NULL), 0);
+	assert_int_equal(store_local_insert(s, &person, r, &key), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.change_log "
+			       "where op = 'I' and columns is null"), 1);
+	/* An UPDATE that changes nothing is not a change. */
+	same = record_dup(r);
+	assert_int_equal(store_run(s, "t", "update casestore.person set "
+				   "gender = gender", 0, NULL), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.change_log"), 1);
+	assert_int_equal(store_run(s, "t", "update casestore.person set gender = 'X' "
+				   "where family_name = 'Unittest' and gender is null", 0,
+				   NULL), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.change_log where "
+			       "op = 'U' and columns = array['gender']"), 1);
+	/* What the daemon applies for the council is not captured. */
+	assert_int_equal(store_begin(s, 1), 0);
+	assert_int_equal(store_run(s, "t", "update casestore.person set gender = 'Y'",
+				   0, NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.change_log"), 2);
+	record_free(r);
+	record_free(same);
+	free(key);
+}
+
+/* A change committed late by a long transaction is still consumed. */
+static void test_overlapping_transactions_not_skipped(void **state)
+{
+	struct store *s = *state, *other = connect_or_fail(conninfo);
+	struct local_change *ch = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_run(s, "t", "delete from casesync.change_log", 0, NULL), 0);
+	assert_int_equal(store_begin(other, 0), 0);
+	assert_int_equal(store_run(other, "t", "insert into casestore.person "
+				   "(family_name) values ('Early')", 0, NULL), 0);
+	/* A later transaction commits first: its change log id is higher. */
+	assert_int_equal(store_run(s, "t", "insert into casestore.person "
+				   "(family_name) values ('Late')", 0, NULL), 0);
+	assert_int_equal(store_changes_pending(s, "person", 100, &ch, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_changes_consume(s, "person", ch[0].local_key,
+					       ch[0].last_id), 0);
+	store_changes_free(ch, n);
+	assert_int_equal(store_commit(other), 0);
+	assert_int_equal(store_changes_pending(s, "person", 100, &ch, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(count(s, "select count(*) from casesync.change_log c join "
+			  "casestore.person p on p.id::text = c.local_key "
+			  "where p.family_name = 'Early'") == 1);
+	store_changes_free(ch, n);
+	store_close(other);
+}
+
+static void test_crosswalk_base_cursor(void **state)
+{
+	struct store *s = *state;
+	struct record *r = sample(), *back = NULL;
+	char *v = NULL, *ver = NULL;
+
+	assert_int_equal(store_crosswalk_put(s, "person", "L1", "R1"), 0);
+	assert_int_equal(store_crosswalk_by_remote(s, "person", "R1", &v), 0);
+	assert_string_equal(v, "L1");
+	free(v);
+	assert_int_equal(store_crosswalk_by_local(s, "person", "L1", &v), 0);
+	assert_string_equal(v, "R1");
+	free(v);
+	assert_int_equal(store_crosswalk_by_local(s, "person", "nope", &v), 0);
+	assert_null(v);
+	/* One council id maps to one provider record. */
+	assert_int_not_equal(store_crosswalk_put(s, "person", "L2", "R1"), 0);
+
+	assert_int_equal(store_base_get(s, &person, "L1", &back, &ver), 0);
+	assert_null(back);
+	assert_int_equal(store_base_put(s, &person, "L1", r, "7"), 0);
+	assert_int_equal(store_base_get(s, &person, "L1", &back, &ver), 0);
+	assert_true(record_equal(r, back));
+	assert_string_equal(ver, "7");
+	{
+		char hash[RECORD_HASH_HEX];
+		PGresult *res = store_exec(s, "t", "select hash from casesync.base "
+					   "where local_key = 'L1'", 0, NULL);
+
+		record_hash(r, hash);
+		assert_string_equal(PQgetvalue(res, 0, 0), hash);
+		PQclear(res);
+	}
+	record_free(back);
+	free(ver);
+
+	assert_int_equal(store_cursor_get(s, "remote:person", &v), 0);
+	assert_null(v);
+	assert_int_equal(store_cursor_set(s, "remote:person", "41"), 0);
+	assert_int_equal(store_cursor_set(s, "remote:person", "42"), 0);
+	assert_int_equal(store_cursor_get(s, "remote:person", &v), 0);
+	assert_string_equal(v, "42");
+	free(v);
+	record_free(r);
+}
+
+static void test_audit_commits_with_the_change(void **state)
+{
+	struct store *s = *state;
+	struct record *r = sample();
+	struct audit_entry a = { 0 };
+	long long before = count(s, "select count(*) from casesync.audit");
+
+	a.actor = "unit";
+	a.action = "create_local";
+	a.entity = &person;
+	a.local_key = "L9";
+	a.new_rec = r;
+	a.source = SIDE_REMOTE;
+	a.outcome = "applied";
+	assert_int_equal(store_begin(s, 1), 0);
+	assert_int_equal(audit_write(s, &a), 0);
+	store_rollback(s);
+	assert_int_equal(count(s, "select count(*) from casesync.audit"), before);
+	assert_int_equal(store_begin(s, 1), 0);
+	assert_int_equal(audit_write(s, &a), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.audit where "
+			       "local_key = 'L9' and source = 'council' and "
+			       "changes->'family_name'->>'new' = 'Unittest'"), 1);
+	record_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_migrate_installs_and_is_idempotent,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_local_insert_read_update,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_capture_records_key_op_columns,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_overlapping_transactions_not_skipped,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_crosswalk_base_cursor,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_commits_with_the_change,
+						test_setup, test_teardown),
+	};
+
+	return cmocka_run_group_tests_name("store (real PostgreSQL)", tests,
+					   group_setup, group_teardown);
+}
