@@ -123,7 +123,8 @@ install: all
 	install -m 755 $(BUILD)/casesync $(DESTDIR)$(BINDIR)/casesync
 	cp -R mappings/. $(DESTDIR)$(DATADIR)/casesync/mappings/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/casesync/casesync.conf ] || \
-		install -m 640 etc/casesync.conf $(DESTDIR)$(SYSCONFDIR)/casesync/casesync.conf
+		sed 's|^dir = .*|dir = $(DATADIR)/casesync/mappings|' etc/casesync.conf \
+		> $(DESTDIR)$(SYSCONFDIR)/casesync/casesync.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/casesyncd $(DESTDIR)$(BINDIR)/casesync
