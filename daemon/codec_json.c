@@ -144,7 +144,10 @@ static int value_to_text(const struct map_field *f, const json_t *v,
 			return CS_EINVAL;
 		}
 		rc = record_normalise(f->type, json_string_value(v), out);
-	} else if (json_is_integer(v) && f->type == FT_INT) {
+	} else if (json_is_integer(v) &&
+		   (f->type == FT_INT || f->type == FT_STRING)) {
+		/* An integer re-renders exactly (numeric council ids); reals
+		 * never do, so they are refused below. */
 		snprintf(tmp, sizeof(tmp), "%lld", (long long)json_integer_value(v));
 		rc = record_normalise(f->type, tmp, out);
 	} else if (json_is_boolean(v) && f->type == FT_BOOL) {
