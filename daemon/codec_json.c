@@ -64,7 +64,8 @@ static int array_index(const char *seg, size_t size, size_t *idx)
 {
 	long long v;
 
-	if (seg[0] == '0' && seg[1])
+	/* RFC 6901: "0" or digits without a leading zero, nothing else. */
+	if (!seg[0] || (seg[0] == '0' && seg[1]) || strspn(seg, "0123456789") != strlen(seg))
 		return -1;
 	if (cs_parse_int64(seg, 0, (long long)size - 1, &v))
 		return -1;

@@ -26,7 +26,8 @@ int cs_parse_int64(const char *s, long long min, long long max, long long *out)
 	char *end;
 	long long v;
 
-	if (!s || !*s)
+	/* Plain decimal only: strtoll alone would take " 7" and "+7". */
+	if (!s || !(*s == '-' ? s[1] >= '0' && s[1] <= '9' : *s >= '0' && *s <= '9'))
 		return CS_EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);

@@ -228,11 +228,37 @@ static int apply_override(struct config *c, const char *ov, struct diag *d)
 	return set_value(c, k, eq + 1, "--set", 0, d);
 }
 
+/* A password keyword, or a URI whose user-info has "user:secret@". */
+static int conninfo_has_password(const char *ci)
+{
+	const char *p = ci, *at, *slash;
+
+	for (p = strstr(ci, "password"); p; p = strstr(p + 1, "password")) {
+		const char *q = p + 8;
+
+		if (p != ci && !(p[-1] == ' ' || p[-1] == '\t' || p[-1] == '?' ||
+				 p[-1] == '&'))
+			continue;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '=')
+			return 1;
+	}
+	if (strncmp(ci, "postgresql://", 13) && strncmp(ci, "postgres://", 11))
+		return 0;
+	p = strstr(ci, "://") + 3;
+	at = strchr(p, '@');
+	slash = strchr(p, '/');
+	if (!at || (slash && slash < at))
+		return 0;
+	return memchr(p, ':', (size_t)(at - p)) != NULL;
+}
+
 static void validate(struct config *c, struct diag *d)
 {
 	const char *f = c->path;
 
-	if (strstr(c->db_conninfo, "password")) {
+	if (conninfo_has_password(c->db_conninfo)) {
 		diag_add(d, f, 0, "database.conninfo must not hold a password: "
 			 "use a passfile (passfile= or PGPASSFILE) or "
 			 "$CREDENTIALS_DIRECTORY");

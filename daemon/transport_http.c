@@ -97,10 +97,10 @@ long http_backoff_ms(int attempt, long base_ms, long cap_ms,
 	if (retry_after_ms >= 0)
 		return retry_after_ms > cap_ms ? cap_ms : retry_after_ms;
 	for (int i = 1; i < attempt && ceiling < cap_ms; i++)
-		ceiling *= 2;
+		ceiling = ceiling > cap_ms / 2 ? cap_ms : ceiling * 2;
 	if (ceiling > cap_ms)
 		ceiling = cap_ms;
-	return (long)(rnd * (double)(ceiling + 1));
+	return (long)(rnd * ((double)ceiling + 1.0));
 }
 
 int http_url_is_loopback(const char *url)
@@ -111,7 +111,8 @@ int http_url_is_loopback(const char *url)
 
 	if (!u)
 		return 0;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	if ((strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+	    curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
 		struct in_addr a4;
 

@@ -2,8 +2,9 @@
  * mapping's JSON Pointers.
  *
  * Parsing is strict: duplicate keys, bare scalars and NUL escapes are
- * rejected, input size is capped before parsing, and identifiers and dates
- * travel as strings (a JSON number is accepted only for int fields). Errors
+ * rejected, input size is capped before parsing, and dates and decimals
+ * travel as strings (a JSON integer is accepted for int and string fields,
+ * a real number never). Errors
  * name the field and position, never the value. */
 #ifndef CASESYNC_CODEC_JSON_H
 #define CASESYNC_CODEC_JSON_H
