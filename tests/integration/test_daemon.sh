@@ -1,0 +1,48 @@
+#!/bin/bash
+# casesyncd as a long-running process: a local commit wakes it through
+# LISTEN/NOTIFY, a bad config on SIGHUP is refused while it keeps running,
+# and SIGTERM stops it cleanly.
+set -u
+. "$(dirname "$0")/lib.sh"
+use_fresh_db
+start_sim "$ROOT/tests/fixtures/lcs-persons.json"
+CONF="$T/casesync.conf"
+write_config "$CONF"
+echo "poll_interval_s = 3600" >>"$CONF"
+"$BUILD/casesync" -c "$CONF" migrate --with-demo-store >/dev/null 2>&1
+ok $? "migrate"
+
+wait_for() { # wait_for PATTERN FILE SECONDS
+	for _ in $(seq $(($3 * 20))); do grep -q "$1" "$2" && return 0; sleep 0.05; done
+	return 1
+}
+
+"$BUILD/casesyncd" -c "$CONF" 2>"$T/d.log" &
+pid=$!
+wait_for 'event=cycle_done cycle=1 ' "$T/d.log" 10
+ok $? "the daemon runs its first cycle at start"
+
+sql "insert into casestore.person (given_name, family_name) values ('Eve', 'Woken')"
+wait_for 'event=cycle_done cycle=2 ' "$T/d.log" 5
+ok $? "a local commit wakes the daemon (LISTEN/NOTIFY) long before the 1 h poll"
+curl -sf "$SIM_URL/_sim/dump" | grep -q '"Woken"'
+ok $? "the woken cycle pushed the new person to the council"
+
+cp "$CONF" "$T/good.conf"
+echo "no_such_key = 1" >>"$CONF"
+kill -HUP "$pid"
+wait_for 'event=reload_failed' "$T/d.log" 5
+ok $? "a bad config on SIGHUP is refused and logged"
+kill -0 "$pid" 2>/dev/null
+ok $? "the daemon keeps running on the old config"
+cp "$T/good.conf" "$CONF"
+kill -HUP "$pid"
+wait_for 'event=reload_done' "$T/d.log" 5
+ok $? "a good config on SIGHUP is taken"
+
+kill -TERM "$pid"
+wait "$pid"
+is "$?" "0" "SIGTERM stops the daemon with exit status 0"
+grep -q 'event=stopped reason=signal' "$T/d.log"
+ok $? "the daemon logs why it stopped"
+finish
