@@ -63,7 +63,10 @@ static void runtime_free(struct runtime *rt)
 	memset(rt, 0, sizeof(*rt));
 }
 
-static int runtime_load(const struct options *o, struct runtime *rt)
+/* Loads config, mappings and remote; with cur set (a reload), keys that
+ * need a restart keep their running values before anything is built. */
+static int runtime_load(const struct options *o, const struct config *cur,
+			struct runtime *rt)
 {
 	char err[256] = "";
 	struct diag d;
@@ -73,6 +76,8 @@ static int runtime_load(const struct options *o, struct runtime *rt)
 	rt->cfg = options_load_config(o);
 	if (!rt->cfg)
 		return CS_EINVAL;
+	if (cur && config_keep_fixed(rt->cfg, cur) < 0)
+		goto fail;
 	if (!*rt->cfg->mappings_use) {
 		log_error("config_invalid", "problem=\"mappings.use is not set\"");
 		goto fail;
@@ -165,7 +170,7 @@ static void reload(const struct options *o, struct runtime *rt)
 	struct runtime next;
 
 	log_info("reload_started", "config=%s", rt->cfg->path);
-	if (runtime_load(o, &next)) {
+	if (runtime_load(o, rt->cfg, &next)) {
 		log_error("reload_failed", "action=\"kept the running config\"");
 		return;
 	}
@@ -191,7 +196,7 @@ static int run(const struct options *o, int once)
 	long backoff = 1;
 	int rc = 1;
 
-	if (runtime_load(o, &rt))
+	if (runtime_load(o, NULL, &rt))
 		return 1;
 	log_info("starting", "version=%s instance=%s mapping_set=%s entities=%zu",
 		 CASESYNC_VERSION, rt.cfg->daemon_instance, rt.maps->name,

@@ -326,6 +326,62 @@ void config_free(struct config *c)
 	free(c);
 }
 
+static int value_equal(const struct cfg_key *k, const struct config *a,
+		       const struct config *b)
+{
+	const char *pa = (const char *)a + k->offset;
+	const char *pb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case CFG_STR:
+		return cs_streq(*(char *const *)(const void *)pa,
+				*(char *const *)(const void *)pb);
+	case CFG_INT:
+		return *(const long long *)(const void *)pa ==
+		       *(const long long *)(const void *)pb;
+	case CFG_BOOL:
+	case CFG_TRANSPORT:
+		return *(const int *)(const void *)pa == *(const int *)(const void *)pb;
+	}
+	return 0;
+}
+
+int config_keep_fixed(struct config *next, const struct config *cur)
+{
+	int held = 0;
+
+	for (size_t i = 0; i < CS_ARRAY_LEN(keys); i++) {
+		const struct cfg_key *k = &keys[i];
+		char *dst = (char *)next + k->offset;
+		const char *src = (const char *)cur + k->offset;
+
+		if ((k->flags & CFG_RELOAD) || value_equal(k, next, cur))
+			continue;
+		log_warn("reload_needs_restart", "key=%s.%s action=\"kept the "
+			 "running value\"", k->section, k->key);
+		held++;
+		switch (k->type) {
+		case CFG_STR: {
+			char *v = cs_strdup(*(char *const *)(const void *)src);
+
+			if (!v)
+				return CS_ENOMEM;
+			free(*(char **)(void *)dst);
+			*(char **)(void *)dst = v;
+			break;
+		}
+		case CFG_INT:
+			*(long long *)(void *)dst = *(const long long *)(const void *)src;
+			break;
+		case CFG_BOOL:
+		case CFG_TRANSPORT:
+			*(int *)(void *)dst = *(const int *)(const void *)src;
+			break;
+		}
+	}
+	return held;
+}
+
 void config_dump(const struct config *c, FILE *f)
 {
 	const char *cur = "";

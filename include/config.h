@@ -54,6 +54,11 @@ void config_free(struct config *c);
 /* True when key (section.key) may change on SIGHUP without a restart. */
 int config_key_reloadable(const char *section_dot_key);
 
+/* For a SIGHUP reload: every key without the reload flag keeps cur's value
+ * in next (a warning names each key that would have changed; it takes a
+ * restart). Returns how many keys were held back, or CS_ENOMEM. */
+int config_keep_fixed(struct config *next, const struct config *cur);
+
 /* Prints every key with its value (secrets are not in the config). */
 void config_dump(const struct config *c, FILE *f);
 

@@ -39,6 +39,13 @@ cp "$T/good.conf" "$CONF"
 kill -HUP "$pid"
 wait_for 'event=reload_done' "$T/d.log" 5
 ok $? "a good config on SIGHUP is taken"
+sed -i 's/^conninfo =.*/conninfo = dbname=elsewhere/' "$CONF"
+kill -HUP "$pid"
+wait_for 'event=reload_needs_restart key=database.conninfo' "$T/d.log" 5
+ok $? "a reload names a key that needs a restart and keeps its running value"
+sql "update casestore.person set given_name = 'Evie' where family_name = 'Woken'"
+wait_for 'event=cycle_done cycle=3 status=ok' "$T/d.log" 5
+ok $? "after that reload the daemon still syncs with its running database"
 
 kill -TERM "$pid"
 wait "$pid"

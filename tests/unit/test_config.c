@@ -552,6 +552,28 @@ static void test_key_reloadable(void **state)
 				   cases[i].want);
 }
 
+/* A reload keeps the running value of keys that need a restart. */
+static void test_keep_fixed_on_reload(void **state)
+{
+	char path[TU_PATH_MAX];
+	struct diag d;
+	struct config *cur, *next;
+
+	(void)state;
+	cur = load_text("[database]\nconninfo = dbname=a\n[daemon]\n"
+			"poll_interval_s = 10\n", NULL, 0, &d, path);
+	next = load_text("[database]\nconninfo = dbname=b\n[daemon]\n"
+			 "poll_interval_s = 20\n", NULL, 0, &d, path);
+	assert_non_null(cur);
+	assert_non_null(next);
+	assert_int_equal(config_keep_fixed(next, cur), 1);
+	assert_string_equal(next->db_conninfo, "dbname=a");
+	assert_int_equal(next->daemon_poll_interval_s, 20);
+	assert_int_equal(config_keep_fixed(next, cur), 0);
+	config_free(cur);
+	config_free(next);
+}
+
 static void test_dump_round_trips(void **state)
 {
 	char *ov[] = { "daemon.poll_interval_s=7" };
@@ -608,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_crlf_and_whitespace_trimmed),
 		cmocka_unit_test(test_default_path_from_env),
 		cmocka_unit_test(test_key_reloadable),
+		cmocka_unit_test(test_keep_fixed_on_reload),
 		cmocka_unit_test(test_dump_round_trips),
 	};
 
