@@ -63,6 +63,15 @@ sim_json() {
 	curl -sf "$SIM_URL$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"
 }
 
+# The usual scene: a fresh database, the simulator with the person fixture,
+# and $CONF pointing at both.
+setup_sync_env() {
+	use_fresh_db
+	start_sim "$ROOT/tests/fixtures/lcs-persons.json"
+	CONF="$T/casesync.conf"
+	write_config "$CONF"
+}
+
 finish() {
 	if [ -n "$SIM_PID" ]; then
 		kill "$SIM_PID" 2>/dev/null

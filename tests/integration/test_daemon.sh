@@ -4,10 +4,7 @@
 # and SIGTERM stops it cleanly.
 set -u
 . "$(dirname "$0")/lib.sh"
-use_fresh_db
-start_sim "$ROOT/tests/fixtures/lcs-persons.json"
-CONF="$T/casesync.conf"
-write_config "$CONF"
+setup_sync_env
 echo "poll_interval_s = 3600" >>"$CONF"
 "$BUILD/casesync" -c "$CONF" migrate --with-demo-store >/dev/null 2>&1
 ok $? "migrate"

@@ -3,10 +3,7 @@
 # cycles between a real PostgreSQL and the council simulator over HTTP.
 set -u
 . "$(dirname "$0")/lib.sh"
-use_fresh_db
-start_sim "$ROOT/tests/fixtures/lcs-persons.json"
-CONF="$T/casesync.conf"
-write_config "$CONF"
+setup_sync_env
 CS="$BUILD/casesync -c $CONF"
 CSD="$BUILD/casesyncd -c $CONF"
 

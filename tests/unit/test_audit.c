@@ -17,12 +17,7 @@ static const struct map_entity ent = {
 
 static struct record *make(const char *const vals[NF])
 {
-	struct record *r = record_new(&ent);
-
-	assert_non_null(r);
-	for (size_t i = 0; i < NF; i++)
-		assert_int_equal(record_set(r, i, vals[i]), CS_OK);
-	return r;
+	return tu_record_make(&ent, vals);
 }
 
 struct audit_case {

@@ -20,15 +20,9 @@ static const struct map_entity ent = {
 };
 #define NF CS_ARRAY_LEN(fields)
 
-/* A record of ent with the given values (NF of them, NULL = absent). */
 static struct record *make(const char *const vals[NF])
 {
-	struct record *r = record_new(&ent);
-
-	assert_non_null(r);
-	for (size_t i = 0; i < NF; i++)
-		assert_int_equal(record_set(r, i, vals[i]), CS_OK);
-	return r;
+	return tu_record_make(&ent, vals);
 }
 
 static void hash_of(const char *const vals[NF], char out[RECORD_HASH_HEX])

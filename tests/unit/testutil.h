@@ -21,6 +21,7 @@
 
 #include "common.h"
 #include "diag.h"
+#include "record.h"
 
 #define TU_PATH_MAX 512
 
@@ -157,5 +158,17 @@ static inline void tu_diag_dump(const struct diag *d)
 			fail_msg("case %zu: got %lld, expected %lld",      \
 				 (size_t)(i), tu_g_, tu_w_);               \
 	} while (0)
+
+/* A record of ent holding vals (ent->nfields of them, NULL = absent). */
+static inline struct record *tu_record_make(const struct map_entity *ent,
+					    const char *const *vals)
+{
+	struct record *r = record_new(ent);
+
+	assert_non_null(r);
+	for (size_t i = 0; i < ent->nfields; i++)
+		assert_int_equal(record_set(r, i, vals[i]), CS_OK);
+	return r;
+}
 
 #endif
