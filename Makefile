@@ -21,7 +21,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 SANITIZE ?=
 
-PKGS := libpq libcurl jansson libcrypto
+PKGS := libpq libcurl jansson libcrypto libxml-2.0
 TEST_PKGS := cmocka libmicrohttpd
 
 ifeq ($(SANITIZE),)

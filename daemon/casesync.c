@@ -1,5 +1,5 @@
 /* casesync.c - the command-line tool for operators, data leads and
- * auditors. This version has migrate and check-config; the other commands
+ * auditors. This version has migrate, check-config and mapping render; the other commands
  * of the contract arrive with their issues. Exit 2 is a usage error. */
 #include <dirent.h>
 #include <stdio.h>
@@ -13,6 +13,8 @@
 #include "mapping.h"
 #include "migrate.h"
 #include "options.h"
+#include "engine.h"
+#include "render.h"
 #include "store.h"
 
 static void usage(FILE *f)
@@ -24,6 +26,8 @@ static void usage(FILE *f)
 		"  migrate [--with-demo-store]  install or upgrade schema casesync\n"
 		"                               (and the reference store casestore)\n"
 		"  check-config                 validate the config and every mapping\n"
+		"  mapping render --entity E --from local|remote FILE\n"
+		"                               show one record mapped to the other side\n"
 		"\n"
 		"  -c, --config FILE   config file (default $CASESYNC_CONFIG or %s)\n"
 		"  --set S.K=V         override one config key for this run\n"
@@ -90,6 +94,8 @@ static int cmd_migrate(const struct options *o, int argc, char **argv)
 		}
 		diag_free(&d);
 		for (size_t i = 0; i < set->nentities; i++) {
+			if (!engine_syncs(&set->entities[i]))
+				continue;
 			if (store_install_capture(s, &set->entities[i])) {
 				fprintf(stderr, "casesync: cannot install change capture "
 					"on %s (entity %s)\n",
@@ -139,6 +145,9 @@ static int check_all_mappings(const struct config *cfg, struct diag *d,
 			       set->nentities);
 			mapping_set_free(set);
 		}
+		/* The model is shared: report its problems once. */
+		if (!set && d->total && strstr(diag_first(d), MAPPING_MODEL_FILE))
+			break;
 		(*sets)++;
 	}
 	closedir(dh);
@@ -183,12 +192,156 @@ static int cmd_check_config(const struct options *o, int argc, char **argv)
 		}
 	}
 	rc = d.total ? 1 : 0;
-	if (rc) {
-		diag_print(&d, stderr);
+	diag_print(&d, stderr);
+	if (rc)
 		fprintf(stderr, "%d problem%s found\n", d.total,
 			d.total == 1 ? "" : "s");
-	}
+	if (d.warnings)
+		fprintf(stderr, "%d warning%s\n", d.warnings,
+			d.warnings == 1 ? "" : "s");
 	diag_free(&d);
+	config_free(cfg);
+	return rc;
+}
+
+static char *read_input(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	char *data;
+
+	if (!f)
+		return NULL;
+	data = malloc(RENDER_INPUT_MAX + 1);
+	if (data) {
+		*len = fread(data, 1, RENDER_INPUT_MAX + 1, f);
+		if (ferror(f) || *len > RENDER_INPUT_MAX) {
+			free(data);
+			data = NULL;
+		} else {
+			data[*len] = '\0';
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	return data;
+}
+
+static int render_usage(FILE *f, int rc)
+{
+	fprintf(f, "usage: casesync mapping render --entity E --from local|remote\n"
+		"                              [--mapping NAME] [--canonical] [--all] FILE\n\n"
+		"Reads one record as one side holds it and prints it as the other\n"
+		"side would receive it, through the mapping set mappings.use (or\n"
+		"NAME), without touching either system. FILE is a JSON row of\n"
+		"columns (from local; child collections as arrays named after the\n"
+		"child entity) or the council's payload (from remote: JSON, or XML\n"
+		"for an xml mapping). '-' reads standard input.\n"
+		"  --canonical  print the canonical record instead\n"
+		"  --all        include fields whose direction keeps them from\n"
+		"               flowing to the other side\n"
+		"Exit 0 when the record maps, 1 with the problem named.\n");
+	return rc;
+}
+
+static int cmd_mapping(const struct options *o, int argc, char **argv)
+{
+	const char *entity = NULL, *from = NULL, *file = NULL, *set_name = NULL;
+	int canonical = 0, all = 0, rc = 1;
+	struct config *cfg = NULL;
+	struct mapping_set *set = NULL;
+	const struct map_entity *e;
+	struct record *r = NULL;
+	struct diag d;
+	char *data = NULL, *out = NULL, err[512];
+	size_t len = 0;
+	enum side side;
+
+	if (argc < 1 || wants_help(argc, argv))
+		return render_usage(argc < 1 ? stderr : stdout, argc < 1 ? 2 : 0);
+	if (strcmp(argv[0], "render")) {
+		fprintf(stderr, "casesync mapping: unknown subcommand '%s'\n",
+			argv[0]);
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char **slot = !strcmp(argv[i], "--entity") ? &entity :
+			!strcmp(argv[i], "--from") ? &from :
+			!strcmp(argv[i], "--mapping") ? &set_name : NULL;
+		if (slot) {
+			if (i + 1 >= argc)
+				return render_usage(stderr, 2);
+			*slot = argv[++i];
+		} else if (!strcmp(argv[i], "--canonical")) {
+			canonical = 1;
+		} else if (!strcmp(argv[i], "--all")) {
+			all = 1;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "casesync mapping render: unknown option "
+				"'%s'\n", argv[i]);
+			return 2;
+		} else if (!file) {
+			file = argv[i];
+		} else {
+			return render_usage(stderr, 2);
+		}
+	}
+	if (!entity || !from || !file ||
+	    (strcmp(from, "local") && strcmp(from, "remote")))
+		return render_usage(stderr, 2);
+	side = !strcmp(from, "local") ? SIDE_LOCAL : SIDE_REMOTE;
+	cfg = options_load_config(o);
+	if (!cfg)
+		return 1;
+	if (!set_name)
+		set_name = cfg->mappings_use;
+	if (!*set_name) {
+		fprintf(stderr, "casesync mapping render: no mapping set (set "
+			"mappings.use or give --mapping NAME)\n");
+		goto out;
+	}
+	diag_init(&d);
+	set = mapping_set_load(cfg->mappings_dir, set_name, &d);
+	if (!set)
+		diag_print(&d, stderr);
+	diag_free(&d);
+	if (!set)
+		goto out;
+	e = mapping_find_entity(set, entity);
+	if (!e) {
+		fprintf(stderr, "casesync mapping render: mapping set %s has no "
+			"entity '%s'\n", set->name, entity);
+		goto out;
+	}
+	data = read_input(file, &len);
+	if (!data) {
+		fprintf(stderr, "casesync mapping render: %s: cannot be read (or "
+			"larger than %d bytes)\n", file, RENDER_INPUT_MAX);
+		goto out;
+	}
+	if (render_parse(e, side, data, len, &r, err, sizeof(err))) {
+		fprintf(stderr, "casesync mapping render: %s: %s\n", file, err);
+		goto out;
+	}
+	if (canonical) {
+		out = render_canonical(r);
+	} else if (render_emit(r, side == SIDE_LOCAL ? SIDE_REMOTE : SIDE_LOCAL,
+			       all, &out, err, sizeof(err))) {
+		fprintf(stderr, "casesync mapping render: %s: %s\n", file, err);
+		goto out;
+	}
+	if (!out) {
+		fprintf(stderr, "casesync mapping render: out of memory\n");
+		goto out;
+	}
+	fputs(out, stdout);
+	if (*out && out[strlen(out) - 1] != '\n')
+		putchar('\n');
+	rc = 0;
+out:
+	free(out);
+	free(data);
+	record_free(r);
+	mapping_set_free(set);
 	config_free(cfg);
 	return rc;
 }
@@ -236,6 +389,8 @@ int main(int argc, char **argv)
 			return cmd_migrate(&o, n, rest);
 		if (!strcmp(argv[i], "check-config"))
 			return cmd_check_config(&o, n, rest);
+		if (!strcmp(argv[i], "mapping"))
+			return cmd_mapping(&o, n, rest);
 	}
 	fprintf(stderr, "casesync: unknown command '%s'\n", argv[i]);
 	usage(stderr);

@@ -1,5 +1,6 @@
 /* codec_json.c - JSON Pointer walk and typed field conversion. */
 #include "codec_json.h"
+#include "codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,43 +130,76 @@ bad:
 	return CS_EINVAL;
 }
 
-/* Converts one payload value to canonical text per the field type. */
-static int value_to_text(const struct map_field *f, const json_t *v,
-			 char **out, char *err, size_t errsz)
+/* The raw text values of one payload member: a string, an integer
+ * (rendered in decimal; reals never re-render exactly and are refused), a
+ * boolean, or for multiple fields an array of those. */
+static int raw_one(const struct map_field *f, const json_t *v, char **out,
+		   char *err, size_t errsz)
 {
 	char tmp[32];
-	int rc;
 
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return CS_OK;
 	if (json_is_string(v)) {
 		if (strlen(json_string_value(v)) != json_string_length(v)) {
 			snprintf(err, errsz, "field %s: NUL in string", f->name);
 			return CS_EINVAL;
 		}
-		rc = record_normalise(f->type, json_string_value(v), out);
-	} else if (json_is_integer(v) &&
-		   (f->type == FT_INT || f->type == FT_STRING)) {
-		/* An integer re-renders exactly (numeric council ids); reals
-		 * never do, so they are refused below. */
+		if (json_string_length(v) > RECORD_MAX_VALUE) {
+			snprintf(err, errsz, "field %s: value longer than %d "
+				 "bytes", f->name, RECORD_MAX_VALUE);
+			return CS_ELIMIT;
+		}
+		*out = cs_strdup(json_string_value(v));
+	} else if (json_is_integer(v) && f->type != FT_BOOL) {
 		snprintf(tmp, sizeof(tmp), "%lld", (long long)json_integer_value(v));
-		rc = record_normalise(f->type, tmp, out);
+		*out = cs_strdup(tmp);
 	} else if (json_is_boolean(v) && f->type == FT_BOOL) {
 		*out = cs_strdup(json_is_true(v) ? "true" : "false");
-		rc = *out ? CS_OK : CS_ENOMEM;
 	} else {
 		snprintf(err, errsz, "field %s: expected a %s", f->name,
-			 f->type == FT_STRING || f->type == FT_DATE ?
-			 "JSON string" : mapping_type_name(f->type));
+			 f->type == FT_BOOL ? "JSON boolean or string" :
+			 f->type == FT_INT ? "JSON integer or string" :
+			 "JSON string");
 		return CS_EINVAL;
 	}
-	if (rc == CS_EINVAL)
-		snprintf(err, errsz, "field %s: not a valid %s", f->name,
-			 mapping_type_name(f->type));
-	else if (rc == CS_ELIMIT)
-		snprintf(err, errsz, "field %s: value longer than %d bytes",
-			 f->name, RECORD_MAX_VALUE);
+	return *out ? CS_OK : CS_ENOMEM;
+}
+
+static int value_to_text(const struct map_field *f, const json_t *v,
+			 char **out, char *err, size_t errsz)
+{
+	char **raw = NULL;
+	size_t n = 0;
+	int rc = CS_OK;
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return CS_OK;
+	if (json_is_array(v)) {
+		size_t i;
+		const json_t *item;
+		if (!f->multiple) {
+			snprintf(err, errsz, "field %s: an array where one value "
+				 "is expected", f->name);
+			return CS_EINVAL;
+		}
+		raw = calloc(json_array_size(v) + 1, sizeof(*raw));
+		if (!raw)
+			return CS_ENOMEM;
+		json_array_foreach(v, i, item) {
+			if ((rc = raw_one(f, item, &raw[n], err, errsz)))
+				break;
+			n++;
+		}
+	} else {
+		raw = calloc(2, sizeof(*raw));
+		if (!raw)
+			return CS_ENOMEM;
+		if (!(rc = raw_one(f, v, &raw[0], err, errsz)))
+			n = 1;
+	}
+	if (!rc)
+		rc = codec_value_decode(f, SIDE_REMOTE, raw, n, out, err, errsz);
+	codec_vals_free(raw, n);
 	return rc;
 }
 
@@ -185,6 +219,56 @@ static char *scalar_text(const json_t *v)
 	return NULL;
 }
 
+int codec_json_decode_record(const struct map_entity *e, const json_t *obj,
+			     struct record **out, char *err, size_t errsz)
+{
+	struct record *r = record_new(e);
+	int rc = CS_OK;
+
+	*out = NULL;
+	if (!r)
+		return CS_ENOMEM;
+	for (size_t i = 0; i < e->nfields && !rc; i++)
+		rc = value_to_text(&e->fields[i],
+				   codec_json_pointer_get(obj, e->fields[i].remote_loc),
+				   &r->vals[i], err, errsz);
+	for (size_t ci = 0; ci < e->nchildren && !rc; ci++) {
+		const struct map_entity *ce = e->children[ci];
+		const json_t *a = codec_json_pointer_get(obj, ce->items_loc);
+		const json_t *item;
+		size_t k;
+
+		if (!a || json_is_null(a))
+			continue;
+		if (!json_is_array(a)) {
+			snprintf(err, errsz, "%s: expected an array at %s",
+				 ce->name, ce->items_loc);
+			rc = CS_EINVAL;
+			break;
+		}
+		json_array_foreach(a, k, item) {
+			struct record *c;
+			if (!json_is_object(item)) {
+				snprintf(err, errsz, "%s item %zu: not a JSON "
+					 "object", ce->name, k);
+				rc = CS_EINVAL;
+				break;
+			}
+			rc = codec_json_decode_record(ce, item, &c, err, errsz);
+			if (!rc)
+				rc = record_add_child(r, ci, c);
+			if (rc)
+				break;
+		}
+	}
+	if (rc) {
+		record_free(r);
+		return rc;
+	}
+	*out = r;
+	return CS_OK;
+}
+
 int codec_json_decode(const struct map_entity *e, json_t *obj,
 		      struct codec_item *out, char *err, size_t errsz)
 {
@@ -195,36 +279,29 @@ int codec_json_decode(const struct map_entity *e, json_t *obj,
 		snprintf(err, errsz, "record is not a JSON object");
 		return CS_EINVAL;
 	}
-	out->remote_id = scalar_text(codec_json_pointer_get(obj, e->remote_id_ptr));
+	out->remote_id = scalar_text(codec_json_pointer_get(obj, e->remote_id_loc));
 	if (!out->remote_id) {
 		snprintf(err, errsz, "record has no usable id at %s",
-			 e->remote_id_ptr);
+			 e->remote_id_loc);
 		return CS_EINVAL;
 	}
-	v = codec_json_pointer_get(obj, e->remote_version_ptr);
+	v = codec_json_pointer_get(obj, e->remote_version_loc);
 	if (v && !(out->version = scalar_text(v))) {
 		snprintf(err, errsz, "record %s: version is neither string nor "
 			 "integer", out->remote_id);
 		goto fail;
 	}
-	v = codec_json_pointer_get(obj, e->remote_deleted_ptr);
+	v = codec_json_pointer_get(obj, e->remote_deleted_loc);
 	out->deleted = v && json_is_true(v);
 	out->doc = json_incref(obj);
 	if (out->deleted)
 		return CS_OK;
-	out->rec = record_new(e);
-	if (!out->rec)
-		goto fail;
-	for (size_t i = 0; i < e->nfields; i++) {
-		char *text, fe[200];
-
-		if (value_to_text(&e->fields[i],
-				  codec_json_pointer_get(obj, e->fields[i].remote_ptr),
-				  &text, fe, sizeof(fe))) {
+	{
+		char fe[200];
+		if (codec_json_decode_record(e, obj, &out->rec, fe, sizeof(fe))) {
 			snprintf(err, errsz, "record %s: %s", out->remote_id, fe);
 			goto fail;
 		}
-		out->rec->vals[i] = text;
 	}
 	return CS_OK;
 fail:
@@ -241,37 +318,110 @@ void codec_item_clear(struct codec_item *it)
 	memset(it, 0, sizeof(*it));
 }
 
-static json_t *text_to_value(const struct map_field *f, const char *v)
+static json_t *scalar_value(const struct map_field *f, const char *v)
 {
 	long long n;
 
-	if (!v)
-		return json_null();
 	if (f->type == FT_INT && !cs_parse_int64(v, -9007199254740991LL,
 						 9007199254740991LL, &n))
 		return json_integer(n);
-	if (f->type == FT_BOOL)
+	if (f->type == FT_BOOL && (!strcmp(v, "true") || !strcmp(v, "false")))
 		return json_boolean(!strcmp(v, "true"));
 	return json_string(v);
+}
+
+static json_t *vals_to_json(const struct map_field *f, char **vals, size_t n)
+{
+	json_t *a;
+
+	if (!f->multiple)
+		return n ? scalar_value(f, vals[0]) : json_null();
+	if (!n)
+		return json_null();
+	a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, scalar_value(f, vals[i]))) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static int encode_into(const struct record *r, json_t *doc, int all_fields,
+		       int with_children, char *err, size_t errsz)
+{
+	const struct map_entity *e = r->ent;
+
+	for (size_t i = 0; i < e->nfields; i++) {
+		const struct map_field *f = &e->fields[i];
+		char **vals;
+		size_t n;
+		int skip, rc;
+
+		if (!all_fields && !mapping_field_flows_to(f, SIDE_REMOTE))
+			continue;
+		rc = codec_value_encode_joined(r, i, SIDE_REMOTE, &vals, &n,
+					       &skip, err, errsz);
+		if (rc)
+			return rc;
+		if (!skip && codec_json_pointer_set(doc, f->remote_loc,
+						    vals_to_json(f, vals, n))) {
+			codec_vals_free(vals, n);
+			snprintf(err, errsz, "field %s: cannot write at %s",
+				 f->name, f->remote_loc);
+			return CS_EINVAL;
+		}
+		codec_vals_free(vals, n);
+	}
+	for (size_t ci = 0; with_children && ci < e->nchildren; ci++) {
+		const struct map_entity *ce = e->children[ci];
+		json_t *a = json_array();
+		int rc;
+
+		if (!a)
+			return CS_ENOMEM;
+		for (size_t k = 0; k < r->kids[ci].n; k++) {
+			json_t *item = json_object();
+			if (!item || json_array_append_new(a, item)) {
+				json_decref(a);
+				return CS_ENOMEM;
+			}
+			rc = encode_into(r->kids[ci].v[k], item, all_fields, 1,
+					 err, errsz);
+			if (rc) {
+				json_decref(a);
+				return rc;
+			}
+		}
+		if (codec_json_pointer_set(doc, ce->items_loc, a)) {
+			snprintf(err, errsz, "%s: cannot write at %s", ce->name,
+				 ce->items_loc);
+			return CS_EINVAL;
+		}
+	}
+	return CS_OK;
+}
+
+int codec_json_encode_into(const struct record *r, json_t *doc,
+			   int all_fields, char *err, size_t errsz)
+{
+	return encode_into(r, doc, all_fields, 1, err, errsz);
 }
 
 json_t *codec_json_encode(const struct map_entity *e, const struct record *r,
 			  const json_t *template)
 {
 	json_t *doc = template ? json_deep_copy(template) : json_object();
+	char err[200];
 
+	(void)e;
 	if (!doc)
 		return NULL;
-	for (size_t i = 0; i < e->nfields; i++) {
-		const struct map_field *f = &e->fields[i];
-
-		if (!mapping_field_flows_to(f, SIDE_REMOTE))
-			continue;
-		if (codec_json_pointer_set(doc, f->remote_ptr,
-					   text_to_value(f, record_get(r, i)))) {
-			json_decref(doc);
-			return NULL;
-		}
+	/* The engine syncs the record's own fields: nested collections in the
+	 * template are left as the council has them. */
+	if (encode_into(r, doc, 0, 0, err, sizeof(err))) {
+		json_decref(doc);
+		return NULL;
 	}
 	return doc;
 }

@@ -1,35 +1,383 @@
-/* mapping.c - load and validate mapping files into struct mapping_set. */
+/* mapping.c - load and validate the canonical model and a mapping set.
+ *
+ * Both are JSON, parsed by jansson with duplicate keys rejected. jansson
+ * does not keep positions, so after a successful parse a small scanner
+ * walks the same text once and records the line of every member and array
+ * element under its JSON Pointer; every problem is then reported as
+ * FILE:LINE: POINTER: message. Loading is all-or-nothing. */
 #include "mapping.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <jansson.h>
 
-#include "inifile.h"
+#include "codec_xml.h"
+#include "transform.h"
 
-/* The [entity] keywords: name, where it goes, default (NULL: required). */
-struct entity_key {
-	const char *key;
-	size_t offset;
-	const char *def;
+#define MAPPING_FILE_MAX (4 * 1024 * 1024)
+#define MODEL_FORMAT "casesync-model/1"
+#define SET_FORMAT "casesync-mapping/1"
+#define PTR_MAX 512
+
+/* ---------------------------------------------------------------------
+ * Positions: JSON Pointer -> line, from one pass over the source text. */
+
+struct jpos {
+	char *ptr;
+	int line;
 };
 
-#define EOFF(f) offsetof(struct map_entity, f)
-
-static const struct entity_key entity_keys[] = {
-	{ "name", EOFF(name), NULL },
-	{ "codec", EOFF(codec), "json" },
-	{ "local.table", EOFF(local_table), NULL },
-	{ "local.key", EOFF(local_key), NULL },
-	{ "remote.collection", EOFF(remote_collection), NULL },
-	{ "remote.id", EOFF(remote_id_ptr), "/id" },
-	{ "remote.version", EOFF(remote_version_ptr), "/version" },
-	{ "remote.deleted", EOFF(remote_deleted_ptr), "/deleted" },
-	{ "remote.feed.items", EOFF(feed_items_ptr), "/items" },
-	{ "remote.feed.next", EOFF(feed_next_ptr), "/next" },
-	{ "remote.feed.more", EOFF(feed_more_ptr), "/more" },
+struct jposmap {
+	struct jpos *v;
+	size_t n, cap;
 };
+
+struct scan {
+	const char *p, *end;
+	int line;
+	struct jposmap *map;
+	int oom;
+};
+
+static void pos_add(struct scan *s, const char *ptr, int line)
+{
+	if (s->map->n == s->map->cap) {
+		size_t cap = s->map->cap ? s->map->cap * 2 : 64;
+		struct jpos *v = realloc(s->map->v, cap * sizeof(*v));
+		if (!v) {
+			s->oom = 1;
+			return;
+		}
+		s->map->v = v;
+		s->map->cap = cap;
+	}
+	s->map->v[s->map->n].ptr = cs_strdup(ptr);
+	if (!s->map->v[s->map->n].ptr) {
+		s->oom = 1;
+		return;
+	}
+	s->map->v[s->map->n++].line = line;
+}
+
+static void pos_free(struct jposmap *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->v[i].ptr);
+	free(m->v);
+	m->v = NULL;
+	m->n = m->cap = 0;
+}
+
+static void scan_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+				 *s->p == '\r' || *s->p == '\n')) {
+		if (*s->p == '\n')
+			s->line++;
+		s->p++;
+	}
+}
+
+/* Reads a string token; when out is non-NULL appends its text, escaped as
+ * a JSON Pointer segment (~0, ~1), truncating at outsz. */
+static void scan_string(struct scan *s, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	if (out && outsz)
+		out[0] = '\0';
+	s->p++;	/* opening quote */
+	while (s->p < s->end && *s->p != '"') {
+		char c = *s->p++;
+		if (c == '\\' && s->p < s->end) {
+			char e = *s->p++;
+			switch (e) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'u':
+				/* Rare in mapping keys; positions only. */
+				s->p += (s->end - s->p >= 4) ? 4 : s->end - s->p;
+				c = '?';
+				break;
+			default: c = e; break;
+			}
+		}
+		if (!out)
+			continue;
+		if (c == '~' || c == '/') {
+			if (o + 2 < outsz) {
+				out[o++] = '~';
+				out[o++] = c == '~' ? '0' : '1';
+			}
+		} else if (o + 1 < outsz) {
+			out[o++] = c;
+		}
+		out[o] = '\0';
+	}
+	if (s->p < s->end)
+		s->p++;	/* closing quote */
+}
+
+static void scan_value(struct scan *s, char *path, size_t plen, int depth)
+{
+	scan_ws(s);
+	if (s->p >= s->end || depth > 64)
+		return;
+	if (*s->p == '{' || *s->p == '[') {
+		int obj = *s->p == '{';
+		size_t i = 0;
+		s->p++;
+		for (;;) {
+			char seg[256];
+			int line;
+			scan_ws(s);
+			if (s->p >= s->end)
+				return;
+			if (*s->p == '}' || *s->p == ']') {
+				s->p++;
+				return;
+			}
+			if (*s->p == ',') {
+				s->p++;
+				continue;
+			}
+			line = s->line;
+			if (obj) {
+				scan_string(s, seg, sizeof(seg));
+				scan_ws(s);
+				if (s->p < s->end && *s->p == ':')
+					s->p++;
+			} else {
+				snprintf(seg, sizeof(seg), "%zu", i++);
+				scan_ws(s);
+				line = s->line;
+			}
+			if (plen + 1 + strlen(seg) < PTR_MAX) {
+				size_t nl = plen + 1 + strlen(seg);
+				path[plen] = '/';
+				memcpy(path + plen + 1, seg, strlen(seg) + 1);
+				pos_add(s, path, line);
+				scan_value(s, path, nl, depth + 1);
+				path[plen] = '\0';
+			} else {
+				scan_value(s, path, plen, depth + 1);
+			}
+		}
+	}
+	if (*s->p == '"') {
+		scan_string(s, NULL, 0);
+		return;
+	}
+	while (s->p < s->end && !strchr(",]} \t\r\n", *s->p))
+		s->p++;
+}
+
+static int pos_build(struct jposmap *m, const char *text, size_t len)
+{
+	char path[PTR_MAX] = "";
+	struct scan s = { text, text + len, 1, m, 0 };
+
+	pos_add(&s, "", 1);
+	scan_value(&s, path, 0, 0);
+	return s.oom ? CS_ENOMEM : 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Loader context and reporting. */
+
+struct xlate {			/* a set's code translations, per code list */
+	char **side[2];		/* [SIDE_LOCAL], [SIDE_REMOTE]; NULL: identity */
+	char *where[2];		/* FILE:LINE of the definition, for duplicates */
+};
+
+struct mfield {
+	char *name;
+	enum field_type type;
+	const struct codelist *cl;
+	int multiple;
+	enum value_check check;
+	enum side owner;
+	enum merge_policy policy;
+};
+
+struct mentity {
+	char *name;
+	struct mfield *f;
+	size_t n;
+};
+
+struct model {
+	struct mentity *e;
+	size_t n;
+	struct xlate *x;	/* one per set->codelists entry */
+};
+
+struct ld {
+	const char *file;
+	const char *dir;	/* directory of file */
+	struct jposmap pos;
+	struct diag *d;
+	struct mapping_set *set;
+	struct model *m;
+};
+
+static int line_of(struct ld *l, const char *ptr)
+{
+	char buf[PTR_MAX];
+
+	cs_strlcpy(buf, ptr, sizeof(buf));
+	for (;;) {
+		char *slash;
+		for (size_t i = 0; i < l->pos.n; i++)
+			if (!strcmp(l->pos.v[i].ptr, buf))
+				return l->pos.v[i].line;
+		slash = strrchr(buf, '/');
+		if (!slash)
+			return 0;
+		*slash = '\0';
+	}
+}
+
+static void CS_PRINTF(3, 4) err(struct ld *l, const char *ptr,
+				const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_add(l->d, l->file, line_of(l, ptr), "%s: %s", *ptr ? ptr : "/",
+		 msg);
+}
+
+static void CS_PRINTF(3, 4) warn(struct ld *l, const char *ptr,
+				 const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_warn(l->d, l->file, line_of(l, ptr), "%s: %s", ptr, msg);
+}
+
+/* ptr + "/" + key (escaped); static rotating buffers are not used so that
+ * callers can nest. */
+static void sub(char *out, const char *ptr, const char *key)
+{
+	size_t o = strlen(ptr);
+
+	if (o >= PTR_MAX - 1) {
+		cs_strlcpy(out, ptr, PTR_MAX);
+		return;
+	}
+	memcpy(out, ptr, o);
+	out[o++] = '/';
+	for (; *key && o + 2 < PTR_MAX; key++) {
+		if (*key == '~' || *key == '/') {
+			out[o++] = '~';
+			out[o++] = *key == '~' ? '0' : '1';
+		} else {
+			out[o++] = *key;
+		}
+	}
+	out[o] = '\0';
+}
+
+static int in_list(const char *k, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(k, *list))
+			return 1;
+	return 0;
+}
+
+/* Reports every member of obj not in allowed. */
+static void check_keys(struct ld *l, const char *ptr, json_t *obj,
+		       const char *const *allowed)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(obj, k, v) {
+		char p[PTR_MAX];
+		if (in_list(k, allowed))
+			continue;
+		sub(p, ptr, k);
+		err(l, p, "unknown key '%s'", k);
+	}
+}
+
+/* A string member: NULL when absent (reported when required) or of the
+ * wrong type (reported). */
+static const char *get_str(struct ld *l, const char *ptr, json_t *obj,
+			   const char *key, int required)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PTR_MAX];
+
+	if (!v) {
+		if (required)
+			err(l, ptr, "missing required key '%s'", key);
+		return NULL;
+	}
+	sub(p, ptr, key);
+	if (!json_is_string(v)) {
+		err(l, p, "'%s' must be a string", key);
+		return NULL;
+	}
+	if (json_string_length(v) == 0 || json_string_length(v) !=
+	    strlen(json_string_value(v))) {
+		err(l, p, "'%s' must be a non-empty string without NUL", key);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static json_t *get_obj(struct ld *l, const char *ptr, json_t *obj,
+		       const char *key, int required)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PTR_MAX];
+
+	if (!v) {
+		if (required)
+			err(l, ptr, "missing required key '%s'", key);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		sub(p, ptr, key);
+		err(l, p, "'%s' must be an object", key);
+		return NULL;
+	}
+	return v;
+}
+
+/* A boolean member; -1 when of the wrong type (reported), def when absent. */
+static int get_bool(struct ld *l, const char *ptr, json_t *obj,
+		    const char *key, int def)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PTR_MAX];
+
+	if (!v)
+		return def;
+	if (!json_is_boolean(v)) {
+		sub(p, ptr, key);
+		err(l, p, "'%s' must be true or false", key);
+		return -1;
+	}
+	return json_is_true(v);
+}
 
 struct name_val {
 	const char *name;
@@ -37,42 +385,87 @@ struct name_val {
 };
 
 static const struct name_val types[] = {
-	{ "string", FT_STRING }, { "date", FT_DATE }, { "int", FT_INT },
-	{ "bool", FT_BOOL },
+	{ "string", FT_STRING }, { "int", FT_INT }, { "bool", FT_BOOL },
+	{ "date", FT_DATE }, { "datetime", FT_DATETIME }, { "code", FT_CODE },
+	{ NULL, 0 }
 };
 static const struct name_val dirs[] = {
-	{ "both", DIR_BOTH }, { "to-local", DIR_TO_LOCAL },
-	{ "to-remote", DIR_TO_REMOTE },
+	{ "both", DIR_BOTH }, { "pull", DIR_PULL }, { "push", DIR_PUSH },
+	{ NULL, 0 }
 };
 static const struct name_val sides[] = {
-	{ "provider", SIDE_LOCAL }, { "council", SIDE_REMOTE },
+	{ "provider", SIDE_LOCAL }, { "council", SIDE_REMOTE }, { NULL, 0 }
 };
 static const struct name_val policies[] = {
 	{ "owner", POLICY_OWNER }, { "newest", POLICY_NEWEST },
-	{ "manual", POLICY_MANUAL },
+	{ "manual", POLICY_MANUAL }, { NULL, 0 }
+};
+static const struct name_val checks[] = {
+	{ "nhs-number", CHECK_NHS_NUMBER }, { "upn", CHECK_UPN }, { NULL, 0 }
+};
+static const struct name_val codecs[] = {
+	{ "json", CODEC_JSON }, { "xml", CODEC_XML }, { NULL, 0 }
+};
+static const struct name_val cases[] = {
+	{ "upper", CASE_UPPER }, { "lower", CASE_LOWER }, { NULL, 0 }
+};
+static const struct name_val parts[] = {
+	{ "first", PART_FIRST }, { "rest", PART_REST }, { "init", PART_INIT },
+	{ "last", PART_LAST }, { NULL, 0 }
 };
 
-static int lookup(const struct name_val *t, size_t n, const char *s, int *out)
+static const char *name_of(const struct name_val *t, int v)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(t[i].name, s)) {
-			*out = t[i].val;
-			return 0;
-		}
+	for (; t->name; t++)
+		if (t->val == v)
+			return t->name;
+	return "?";
+}
+
+/* An enumerated string member: def when absent, -1 when wrong (reported,
+ * listing the accepted values). */
+static int get_enum(struct ld *l, const char *ptr, json_t *obj,
+		    const char *key, const struct name_val *t, int def)
+{
+	const char *s;
+	char p[PTR_MAX], accepted[200] = "";
+
+	if (!json_object_get(obj, key))
+		return def;
+	s = get_str(l, ptr, obj, key, 0);
+	if (!s)
+		return -1;
+	for (const struct name_val *i = t; i->name; i++)
+		if (!strcmp(i->name, s))
+			return i->val;
+	for (const struct name_val *i = t; i->name; i++) {
+		if (*accepted)
+			strncat(accepted, ", ", sizeof(accepted) - strlen(accepted) - 1);
+		strncat(accepted, i->name, sizeof(accepted) - strlen(accepted) - 1);
+	}
+	sub(p, ptr, key);
+	err(l, p, "'%s' must be one of: %s", key, accepted);
 	return -1;
 }
 
 const char *mapping_type_name(enum field_type t)
 {
-	for (size_t i = 0; i < CS_ARRAY_LEN(types); i++)
-		if (types[i].val == (int)t)
-			return types[i].name;
-	return "?";
+	return name_of(types, (int)t);
 }
 
 const char *mapping_side_name(enum side s)
 {
-	return s == SIDE_LOCAL ? "provider" : "council";
+	return name_of(sides, (int)s);
+}
+
+const char *mapping_dir_name(enum field_dir d)
+{
+	return name_of(dirs, (int)d);
+}
+
+const char *mapping_policy_name(enum merge_policy p)
+{
+	return name_of(policies, (int)p);
 }
 
 static int ident_part(const char **p)
@@ -116,261 +509,1038 @@ int mapping_valid_json_pointer(const char *s)
 	return 1;
 }
 
+static int valid_name(const char *s)
+{
+	return mapping_valid_sql_ident(s, 0);
+}
+
+/* An XML element name as the encoder writes it: NCName (ASCII subset),
+ * optionally prefixed. */
+static int valid_element(const char *s)
+{
+	int start = 1;
+
+	if (!*s)
+		return 0;
+	for (; *s; s++) {
+		char c = *s;
+		int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    c == '_';
+		if (c == ':' && !start) {
+			start = 1;
+			continue;
+		}
+		if (start ? !alpha : !(alpha || (c >= '0' && c <= '9') ||
+				       c == '-' || c == '.'))
+			return 0;
+		start = 0;
+	}
+	return !start;
+}
+
 int mapping_field_flows_to(const struct map_field *f, enum side to)
 {
 	if (f->dir == DIR_BOTH)
 		return 1;
-	return (to == SIDE_LOCAL) == (f->dir == DIR_TO_LOCAL);
+	return (to == SIDE_LOCAL) == (f->dir == DIR_PULL);
 }
 
-struct load_state {
-	struct map_entity *e;
-	int key_line[CS_ARRAY_LEN(entity_keys)];
-	struct map_field *cur;	/* field section being read, or NULL */
-	int in_entity;
-	int entity_seen;
-};
-
-static char **entity_slot(struct map_entity *e, const struct entity_key *k)
+const struct codelist *mapping_find_codelist(const struct mapping_set *s,
+					     const char *name)
 {
-	return (char **)(void *)((char *)e + k->offset);
+	for (size_t i = 0; i < s->ncodelists; i++)
+		if (!strcmp(s->codelists[i].name, name))
+			return &s->codelists[i];
+	return NULL;
 }
 
-static int add_field(struct load_state *st, const char *name, const char *file,
-		     int line, struct diag *d)
+int mapping_code_index(const struct codelist *cl, const char *code)
 {
-	struct map_entity *e = st->e;
-	struct map_field *f;
+	for (size_t i = 0; i < cl->n; i++)
+		if (!strcmp(cl->codes[i], code))
+			return (int)i;
+	return -1;
+}
 
-	if (mapping_field_index(e, name) >= 0) {
-		diag_add(d, file, line, "field '%s' defined twice", name);
-		st->cur = NULL;
-		return 0;
+/* ---------------------------------------------------------------------
+ * Reading a file. */
+
+static json_t *read_json(struct ld *l)
+{
+	FILE *f = fopen(l->file, "rb");
+	char *text;
+	size_t len;
+	json_t *root;
+	json_error_t je;
+	struct stat st;
+
+	if (!f) {
+		diag_add(l->d, l->file, 0, "cannot be opened");
+		return NULL;
 	}
-	if (e->nfields >= MAPPING_MAX_FIELDS) {
-		diag_add(d, file, line, "more than %d fields", MAPPING_MAX_FIELDS);
-		st->cur = NULL;
-		return 0;
+	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) ||
+	    st.st_size > MAPPING_FILE_MAX) {
+		diag_add(l->d, l->file, 0, "not a regular file of at most %d bytes",
+			 MAPPING_FILE_MAX);
+		fclose(f);
+		return NULL;
 	}
-	if (!mapping_valid_sql_ident(name, 0)) {
-		diag_add(d, file, line, "field name '%s' must match [a-z_][a-z0-9_]*",
-			 name);
-		st->cur = NULL;
-		return 0;
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		fclose(f);
+		diag_add(l->d, l->file, 0, "out of memory");
+		return NULL;
 	}
-	f = &e->fields[e->nfields++];
-	memset(f, 0, sizeof(*f));
-	f->name = cs_strdup(name);
-	f->line = line;
-	f->owner = SIDE_REMOTE;
-	if (!f->name)
-		return 1;
-	st->cur = f;
-	return 0;
+	len = fread(text, 1, (size_t)st.st_size, f);
+	fclose(f);
+	text[len] = '\0';
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		diag_add(l->d, l->file, je.line, "invalid JSON: %s", je.text);
+	} else if (!json_is_object(root)) {
+		diag_add(l->d, l->file, 1, "the file must hold a JSON object");
+		json_decref(root);
+		root = NULL;
+	} else if (pos_build(&l->pos, text, len)) {
+		diag_add(l->d, l->file, 0, "out of memory");
+		json_decref(root);
+		root = NULL;
+	}
+	free(text);
+	return root;
 }
 
-static int on_section(struct load_state *st, const char *section,
-		      const char *file, int line, struct diag *d)
+static void check_format(struct ld *l, json_t *root, const char *want)
 {
-	st->cur = NULL;
-	st->in_entity = 0;
-	if (!strcmp(section, "entity")) {
-		if (st->entity_seen++)
-			diag_add(d, file, line, "[entity] appears twice");
-		st->in_entity = 1;
-		return 0;
-	}
-	if (!strncmp(section, "field ", 6))
-		return add_field(st, section + 6, file, line, d);
-	diag_add(d, file, line, "unknown section [%s] (expected [entity] or "
-		 "[field NAME])", section);
-	return 0;
+	const char *f = get_str(l, "", root, "format", 1);
+
+	if (f && strcmp(f, want))
+		err(l, "/format", "unsupported format '%s' (this build reads "
+		    "'%s')", f, want);
 }
 
-static void set_str(char **slot, const char *v)
-{
-	free(*slot);
-	*slot = cs_strdup(v);
-}
+/* ---------------------------------------------------------------------
+ * The canonical model. */
 
-static void on_entity_key(struct load_state *st, const char *key,
-			  const char *value, const char *file, int line,
-			  struct diag *d)
+static const char *const model_keys[] = { "$schema", "format", "note",
+	"codelists", "entities", NULL };
+static const char *const codelist_keys[] = { "note", "codes", NULL };
+static const char *const mentity_keys[] = { "note", "fields", NULL };
+static const char *const mfield_keys[] = { "type", "codelist", "multiple",
+	"check", "owner", "policy", "census", "note", NULL };
+
+static void load_codelists(struct ld *l, json_t *obj)
 {
-	for (size_t i = 0; i < CS_ARRAY_LEN(entity_keys); i++) {
-		if (strcmp(entity_keys[i].key, key))
-			continue;
-		if (st->key_line[i]) {
-			diag_add(d, file, line, "'%s' set twice (first on line %d)",
-				 key, st->key_line[i]);
-			return;
-		}
-		st->key_line[i] = line;
-		set_str(entity_slot(st->e, &entity_keys[i]), value);
+	struct mapping_set *s = l->set;
+	const char *name;
+	json_t *v;
+
+	s->codelists = calloc(json_object_size(obj) + 1, sizeof(*s->codelists));
+	l->m->x = calloc(json_object_size(obj) + 1, sizeof(*l->m->x));
+	if (!s->codelists || !l->m->x) {
+		diag_add(l->d, l->file, 0, "out of memory");
 		return;
 	}
-	diag_add(d, file, line, "unknown key '%s' in [entity]", key);
-}
+	json_object_foreach(obj, name, v) {
+		char p[PTR_MAX], pc[PTR_MAX];
+		struct codelist *cl = &s->codelists[s->ncodelists];
+		json_t *codes;
+		const char *code;
+		json_t *label;
 
-static void on_field_key(struct map_field *f, const char *key,
-			 const char *value, const char *file, int line,
-			 struct diag *d)
-{
-	int v;
-
-	if (!strcmp(key, "local")) {
-		if (!mapping_valid_sql_ident(value, 0))
-			diag_add(d, file, line, "local: '%s' is not a column name",
-				 value);
-		set_str(&f->local_col, value);
-	} else if (!strcmp(key, "remote")) {
-		if (!mapping_valid_json_pointer(value) || !*value)
-			diag_add(d, file, line, "remote: not a JSON Pointer "
-				 "(expected /member/...)");
-		set_str(&f->remote_ptr, value);
-	} else if (!strcmp(key, "type")) {
-		if (lookup(types, CS_ARRAY_LEN(types), value, &v))
-			diag_add(d, file, line, "type: expected string, date, int "
-				 "or bool");
-		else
-			f->type = (enum field_type)v;
-	} else if (!strcmp(key, "direction")) {
-		if (lookup(dirs, CS_ARRAY_LEN(dirs), value, &v))
-			diag_add(d, file, line, "direction: expected both, "
-				 "to-local or to-remote");
-		else
-			f->dir = (enum field_dir)v;
-	} else if (!strcmp(key, "owner")) {
-		if (lookup(sides, CS_ARRAY_LEN(sides), value, &v))
-			diag_add(d, file, line, "owner: expected council or "
-				 "provider");
-		else
-			f->owner = (enum side)v;
-	} else if (!strcmp(key, "policy")) {
-		if (lookup(policies, CS_ARRAY_LEN(policies), value, &v))
-			diag_add(d, file, line, "policy: expected owner, newest "
-				 "or manual");
-		else
-			f->policy = (enum merge_policy)v;
-	} else {
-		diag_add(d, file, line, "unknown key '%s' in [field %s]", key,
-			 f->name);
-	}
-}
-
-static int on_ini(void *ud, const char *section, const char *key,
-		  const char *value, const char *file, int line, struct diag *d)
-{
-	struct load_state *st = ud;
-
-	if (!key)
-		return on_section(st, section, file, line, d);
-	if (st->in_entity)
-		on_entity_key(st, key, value, file, line, d);
-	else if (st->cur)
-		on_field_key(st->cur, key, value, file, line, d);
-	else if (!*section)
-		diag_add(d, file, line, "key '%s' outside any section", key);
-	return 0;
-}
-
-static void validate_entity(struct load_state *st, const char *file,
-			    struct diag *d)
-{
-	struct map_entity *e = st->e;
-
-	for (size_t i = 0; i < CS_ARRAY_LEN(entity_keys); i++) {
-		char **slot = entity_slot(e, &entity_keys[i]);
-
-		if (*slot)
+		sub(p, "/codelists", name);
+		if (!valid_name(name)) {
+			err(l, p, "code list name must match [a-z_][a-z0-9_]*");
 			continue;
-		if (!entity_keys[i].def)
-			diag_add(d, file, 0, "[entity] needs '%s'",
-				 entity_keys[i].key);
+		}
+		if (!json_is_object(v)) {
+			err(l, p, "a code list must be an object");
+			continue;
+		}
+		check_keys(l, p, v, codelist_keys);
+		codes = get_obj(l, p, v, "codes", 1);
+		if (!codes)
+			continue;
+		sub(pc, p, "codes");
+		if (json_object_size(codes) == 0) {
+			err(l, pc, "a code list needs at least one code");
+			continue;
+		}
+		cl->name = cs_strdup(name);
+		cl->codes = calloc(json_object_size(codes), sizeof(char *));
+		cl->labels = calloc(json_object_size(codes), sizeof(char *));
+		cl->line = line_of(l, p);
+		if (!cl->name || !cl->codes || !cl->labels) {
+			diag_add(l->d, l->file, 0, "out of memory");
+			return;
+		}
+		s->ncodelists++;
+		json_object_foreach(codes, code, label) {
+			char pk[PTR_MAX];
+			sub(pk, pc, code);
+			if (!*code || strchr(code, ',') || strlen(code) > 64) {
+				err(l, pk, "a code must be 1-64 characters without ','");
+				continue;
+			}
+			if (!json_is_string(label)) {
+				err(l, pk, "a code's label must be a string");
+				continue;
+			}
+			cl->codes[cl->n] = cs_strdup(code);
+			cl->labels[cl->n] = cs_strdup(json_string_value(label));
+			if (!cl->codes[cl->n] || !cl->labels[cl->n]) {
+				diag_add(l->d, l->file, 0, "out of memory");
+				return;
+			}
+			cl->n++;
+		}
+	}
+}
+
+static void load_model_field(struct ld *l, const char *p, const char *name,
+			     json_t *v, struct mfield *f)
+{
+	int t;
+	const char *cl;
+
+	f->name = cs_strdup(name);
+	if (!f->name) {
+		diag_add(l->d, l->file, 0, "out of memory");
+		return;
+	}
+	if (!valid_name(name))
+		err(l, p, "field name must match [a-z_][a-z0-9_]*");
+	if (!json_is_object(v)) {
+		err(l, p, "a field must be an object");
+		return;
+	}
+	check_keys(l, p, v, mfield_keys);
+	t = get_enum(l, p, v, "type", types, -2);
+	if (t == -2)
+		err(l, p, "missing required key 'type'");
+	f->type = t < 0 ? FT_STRING : (enum field_type)t;
+	cl = get_str(l, p, v, "codelist", 0);
+	if (t == FT_CODE && !cl && !json_object_get(v, "codelist")) {
+		err(l, p, "a code field needs 'codelist'");
+	} else if (cl && t != FT_CODE && t >= 0) {
+		char pc[PTR_MAX];
+		sub(pc, p, "codelist");
+		err(l, pc, "'codelist' applies only to type code");
+	} else if (cl) {
+		f->cl = mapping_find_codelist(l->set, cl);
+		if (!f->cl) {
+			char pc[PTR_MAX];
+			sub(pc, p, "codelist");
+			err(l, pc, "unknown code list '%s'", cl);
+		}
+	}
+	f->multiple = get_bool(l, p, v, "multiple", 0) == 1;
+	t = get_enum(l, p, v, "check", checks, CHECK_NONE);
+	f->check = t < 0 ? CHECK_NONE : (enum value_check)t;
+	if (f->check != CHECK_NONE && f->type != FT_STRING)
+		err(l, p, "'check' applies only to string fields");
+	t = get_enum(l, p, v, "owner", sides, -2);
+	if (t == -2)
+		err(l, p, "missing required key 'owner'");
+	f->owner = t < 0 ? SIDE_REMOTE : (enum side)t;
+	t = get_enum(l, p, v, "policy", policies, POLICY_OWNER);
+	f->policy = t < 0 ? POLICY_OWNER : (enum merge_policy)t;
+	(void)get_str(l, p, v, "census", 0);
+	(void)get_str(l, p, v, "note", 0);
+}
+
+static void load_model(struct ld *l, json_t *root)
+{
+	json_t *cls, *ents, *v;
+	const char *name;
+
+	check_keys(l, "", root, model_keys);
+	check_format(l, root, MODEL_FORMAT);
+	(void)get_str(l, "", root, "note", 0);
+	cls = get_obj(l, "", root, "codelists", 1);
+	ents = get_obj(l, "", root, "entities", 1);
+	if (cls)
+		load_codelists(l, cls);
+	if (!ents)
+		return;
+	l->m->e = calloc(json_object_size(ents) + 1, sizeof(*l->m->e));
+	if (!l->m->e) {
+		diag_add(l->d, l->file, 0, "out of memory");
+		return;
+	}
+	json_object_foreach(ents, name, v) {
+		char p[PTR_MAX], pf[PTR_MAX];
+		struct mentity *me = &l->m->e[l->m->n];
+		json_t *fields, *fv;
+		const char *fname;
+
+		sub(p, "/entities", name);
+		if (!valid_name(name))
+			err(l, p, "entity name must match [a-z_][a-z0-9_]*");
+		if (!json_is_object(v)) {
+			err(l, p, "an entity must be an object");
+			continue;
+		}
+		check_keys(l, p, v, mentity_keys);
+		(void)get_str(l, p, v, "note", 0);
+		fields = get_obj(l, p, v, "fields", 1);
+		if (!fields)
+			continue;
+		me->name = cs_strdup(name);
+		me->f = calloc(json_object_size(fields) + 1, sizeof(*me->f));
+		if (!me->name || !me->f) {
+			diag_add(l->d, l->file, 0, "out of memory");
+			free(me->name);
+			free(me->f);
+			me->name = NULL;
+			me->f = NULL;
+			return;
+		}
+		l->m->n++;
+		sub(pf, p, "fields");
+		json_object_foreach(fields, fname, fv) {
+			char pp[PTR_MAX];
+			sub(pp, pf, fname);
+			load_model_field(l, pp, fname, fv, &me->f[me->n++]);
+		}
+	}
+}
+
+static const struct mentity *model_entity(const struct model *m,
+					  const char *name)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->e[i].name, name))
+			return &m->e[i];
+	return NULL;
+}
+
+static const struct mfield *model_field(const struct mentity *e,
+					const char *name)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (e->f[i].name && !strcmp(e->f[i].name, name))
+			return &e->f[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * A mapping set file. */
+
+static const char *const set_keys[] = { "$schema", "format", "note", "codec",
+	"codelists", "entities", NULL };
+static const char *const xlate_keys[] = { "note", "local", "remote", NULL };
+static const char *const entity_keys[] = { "note", "codec", "parent", "local",
+	"remote", "match", "fields", NULL };
+static const char *const local_keys[] = { "table", "key", "parent_key", NULL };
+static const char *const remote_json_keys[] = { "collection", "paths", "id",
+	"version", "deleted", "feed", NULL };
+static const char *const remote_xml_keys[] = { "records", "element", "id",
+	"version", "deleted", "schema", "order", NULL };
+static const char *const remote_child_keys[] = { "items", "order", NULL };
+static const char *const paths_keys[] = { "item", "create", "changes", NULL };
+static const char *const feed_keys[] = { "items", "next", "more", NULL };
+static const char *const field_keys[] = { "local", "remote", "direction",
+	"owner", "policy", "note", NULL };
+static const char *const xform_local_keys[] = { "column", "trim", "case",
+	"date_format", "split", NULL };
+static const char *const xform_remote_keys[] = { "path", "trim", "case",
+	"date_format", "split", NULL };
+static const char *const split_keys[] = { "separator", "part", NULL };
+
+static void load_xlates(struct ld *l, json_t *obj)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(obj, name, v) {
+		char p[PTR_MAX];
+		const struct codelist *cl = mapping_find_codelist(l->set, name);
+		struct xlate *x;
+
+		sub(p, "/codelists", name);
+		if (!cl) {
+			err(l, p, "unknown code list '%s' (not in the canonical "
+			    "model)", name);
+			continue;
+		}
+		if (!json_is_object(v)) {
+			err(l, p, "a code list translation must be an object");
+			continue;
+		}
+		x = &l->m->x[cl - l->set->codelists];
+		check_keys(l, p, v, xlate_keys);
+		(void)get_str(l, p, v, "note", 0);
+		for (int side = 0; side < 2; side++) {
+			const char *sk = side == SIDE_LOCAL ? "local" : "remote";
+			json_t *tr = get_obj(l, p, v, sk, 0);
+			char ps[PTR_MAX], where[PTR_MAX + 64];
+			const char *code;
+			json_t *val;
+
+			if (!tr)
+				continue;
+			sub(ps, p, sk);
+			if (x->where[side]) {
+				err(l, ps, "code list '%s' already has a %s "
+				    "translation (%s)", name, sk, x->where[side]);
+				continue;
+			}
+			snprintf(where, sizeof(where), "%s:%d", l->file,
+				 line_of(l, ps));
+			x->where[side] = cs_strdup(where);
+			x->side[side] = calloc(cl->n + 1, sizeof(char *));
+			if (!x->where[side] || !x->side[side]) {
+				diag_add(l->d, l->file, 0, "out of memory");
+				return;
+			}
+			json_object_foreach(tr, code, val) {
+				char pk[PTR_MAX];
+				int i = mapping_code_index(cl, code);
+				sub(pk, ps, code);
+				if (i < 0) {
+					err(l, pk, "unknown code '%s' in code list "
+					    "'%s'", code, name);
+					continue;
+				}
+				if (!json_is_string(val) ||
+				    json_string_length(val) == 0) {
+					err(l, pk, "a translation must be a "
+					    "non-empty string");
+					continue;
+				}
+				x->side[side][i] = cs_strdup(json_string_value(val));
+				if (!x->side[side][i]) {
+					diag_add(l->d, l->file, 0, "out of memory");
+					return;
+				}
+			}
+		}
+	}
+}
+
+static char *dupe(struct ld *l, const char *s)
+{
+	char *r;
+
+	if (!s)
+		return NULL;
+	r = cs_strdup(s);
+	if (!r)
+		diag_add(l->d, l->file, 0, "out of memory");
+	return r;
+}
+
+/* Checks a remote location for the entity's codec. writable: the encoder
+ * must be able to write there. Reports problems; returns the compiled
+ * XPath (xml) through comp when non-NULL. */
+static void check_loc(struct ld *l, const char *p, enum codec_kind codec,
+		      const char *loc, int writable, void **comp)
+{
+	if (codec == CODEC_JSON) {
+		if (!*loc || !mapping_valid_json_pointer(loc))
+			err(l, p, "not a valid JSON Pointer (RFC 6901, starting "
+			    "with '/')");
+		return;
+	}
+	{
+		char e[200];
+		void *c = codec_xml_xpath_compile(loc, e, sizeof(e));
+		if (!c) {
+			err(l, p, "XPath does not compile: %s", e);
+			return;
+		}
+		if (writable && !codec_xml_path_writable(loc))
+			err(l, p, "XPath is outside the writable subset (element "
+			    "steps, an optional final @attribute or text(); "
+			    "needed to write this location)");
+		if (comp)
+			*comp = c;
 		else
-			set_str(slot, entity_keys[i].def);
-	}
-	if (e->name && !mapping_valid_sql_ident(e->name, 0))
-		diag_add(d, file, st->key_line[0], "name must match [a-z_][a-z0-9_]*");
-	if (e->codec && strcmp(e->codec, "json"))
-		diag_add(d, file, st->key_line[1], "codec: only 'json' is "
-			 "supported by this version");
-	if (e->local_table && !mapping_valid_sql_ident(e->local_table, 1))
-		diag_add(d, file, st->key_line[2], "local.table must be "
-			 "[schema.]table in lower case");
-	if (e->local_key && !mapping_valid_sql_ident(e->local_key, 0))
-		diag_add(d, file, st->key_line[3], "local.key must be a column name");
-	if (e->remote_collection &&
-	    !mapping_valid_sql_ident(e->remote_collection, 0))
-		diag_add(d, file, st->key_line[4], "remote.collection must match "
-			 "[a-z_][a-z0-9_]*");
-	for (size_t i = 5; i < CS_ARRAY_LEN(entity_keys); i++) {
-		char **slot = entity_slot(e, &entity_keys[i]);
-
-		if (*slot && !mapping_valid_json_pointer(*slot))
-			diag_add(d, file, st->key_line[i], "%s: not a JSON Pointer",
-				 entity_keys[i].key);
-	}
-	if (e->nfields == 0)
-		diag_add(d, file, 0, "no [field NAME] sections");
-	for (size_t i = 0; i < e->nfields; i++) {
-		struct map_field *f = &e->fields[i];
-
-		if (!f->local_col)
-			diag_add(d, file, f->line, "[field %s] needs 'local'", f->name);
-		if (!f->remote_ptr)
-			diag_add(d, file, f->line, "[field %s] needs 'remote'", f->name);
-		for (size_t j = 0; j < i && f->local_col; j++)
-			if (cs_streq(f->local_col, e->fields[j].local_col))
-				diag_add(d, file, f->line, "[field %s] maps column "
-					 "'%s' already mapped by [field %s]",
-					 f->name, f->local_col, e->fields[j].name);
+			codec_xml_xpath_free(c);
 	}
 }
 
-int mapping_entity_load(const char *path, struct map_entity *out,
-			struct diag *d)
+static void load_xform(struct ld *l, const char *p, json_t *v,
+		       const struct map_field *f, int local,
+		       struct map_xform *x, char **where)
 {
-	struct load_state st;
-	int before = d->total, rc;
+	const char *loc;
+	int t;
+	json_t *split;
 
-	memset(out, 0, sizeof(*out));
-	memset(&st, 0, sizeof(st));
-	out->fields = calloc(MAPPING_MAX_FIELDS, sizeof(*out->fields));
-	out->file = cs_strdup(path);
-	if (!out->fields || !out->file)
-		return CS_ENOMEM;
-	st.e = out;
-	rc = inifile_parse_file(path, on_ini, &st, d);
-	if (rc)
-		return rc;
-	if (!st.entity_seen)
-		diag_add(d, path, 0, "no [entity] section");
-	validate_entity(&st, path, d);
-	return d->total == before ? CS_OK : CS_EINVAL;
-}
-
-void mapping_entity_clear(struct map_entity *e)
-{
-	for (size_t i = 0; i < CS_ARRAY_LEN(entity_keys); i++)
-		free(*entity_slot(e, &entity_keys[i]));
-	for (size_t i = 0; i < e->nfields; i++) {
-		free(e->fields[i].name);
-		free(e->fields[i].local_col);
-		free(e->fields[i].remote_ptr);
+	if (json_is_string(v)) {
+		loc = json_string_value(v);
+		if (!*loc)
+			err(l, p, "must not be empty");
+		*where = dupe(l, loc);
+		return;
 	}
-	free(e->fields);
-	free(e->file);
-	memset(e, 0, sizeof(*e));
+	if (!json_is_object(v)) {
+		err(l, p, "must be a string (%s) or an object", local ?
+		    "a column" : "a location");
+		return;
+	}
+	check_keys(l, p, v, local ? xform_local_keys : xform_remote_keys);
+	loc = get_str(l, p, v, local ? "column" : "path", 1);
+	*where = dupe(l, loc);
+	t = get_bool(l, p, v, "trim", 0);
+	x->trim = t == 1;
+	t = get_enum(l, p, v, "case", cases, CASE_KEEP);
+	x->tcase = t < 0 ? CASE_KEEP : (enum text_case)t;
+	x->date_format = dupe(l, get_str(l, p, v, "date_format", 0));
+	if (x->date_format) {
+		char pd[PTR_MAX];
+		sub(pd, p, "date_format");
+		if (f->type != FT_DATE && f->type != FT_DATETIME)
+			err(l, pd, "'date_format' applies only to date and "
+			    "datetime fields");
+		else if (!xform_date_format_valid(x->date_format, f->type))
+			err(l, pd, "invalid date format (use %%Y %%y %%m %%d "
+			    "%%H %%M %%S %%%% and literal text)");
+	}
+	split = get_obj(l, p, v, "split", 0);
+	if (split) {
+		char ps[PTR_MAX];
+		sub(ps, p, "split");
+		check_keys(l, ps, split, split_keys);
+		x->split_sep = dupe(l, get_str(l, ps, split, "separator", 1));
+		t = get_enum(l, ps, split, "part", parts, -2);
+		if (t == -2)
+			err(l, ps, "missing required key 'part'");
+		x->split_part = t < 0 ? PART_NONE : (enum split_part)t;
+		if (f->type != FT_STRING || f->multiple)
+			err(l, ps, "'split' applies only to string fields");
+	}
 }
+
+static void load_field(struct ld *l, const char *p, const char *name,
+		       json_t *v, const struct mentity *me,
+		       struct map_entity *e, struct map_field *f)
+{
+	const struct mfield *mf = model_field(me, name);
+	json_t *lv, *rv;
+	int t;
+
+	f->name = dupe(l, name);
+	f->line = line_of(l, p);
+	if (!mf) {
+		err(l, p, "unknown field '%s' for entity '%s' (not in the "
+		    "canonical model)", name, me->name);
+		return;
+	}
+	if (!json_is_object(v)) {
+		err(l, p, "a field must be an object");
+		return;
+	}
+	f->type = mf->type;
+	f->multiple = mf->multiple;
+	f->codelist = mf->cl;
+	f->check = mf->check;
+	check_keys(l, p, v, field_keys);
+	f->note = dupe(l, get_str(l, p, v, "note", 0));
+	t = get_enum(l, p, v, "direction", dirs, DIR_BOTH);
+	f->dir = t < 0 ? DIR_BOTH : (enum field_dir)t;
+	t = get_enum(l, p, v, "owner", sides, (int)mf->owner);
+	f->owner = t < 0 ? mf->owner : (enum side)t;
+	t = get_enum(l, p, v, "policy", policies, (int)mf->policy);
+	f->policy = t < 0 ? mf->policy : (enum merge_policy)t;
+
+	lv = json_object_get(v, "local");
+	rv = json_object_get(v, "remote");
+	if (!lv)
+		err(l, p, "missing required key 'local'");
+	if (!rv)
+		err(l, p, "missing required key 'remote'");
+	if (lv) {
+		char pl[PTR_MAX];
+		sub(pl, p, "local");
+		load_xform(l, pl, lv, f, 1, &f->local_x, &f->local_col);
+		if (f->local_col && !mapping_valid_sql_ident(f->local_col, 0))
+			err(l, pl, "not a plain SQL column name "
+			    "([a-z_][a-z0-9_]*)");
+	}
+	if (rv) {
+		char pr[PTR_MAX];
+		sub(pr, p, "remote");
+		load_xform(l, pr, rv, f, 0, &f->remote_x, &f->remote_loc);
+		if (f->remote_loc && json_is_object(rv))
+			sub(pr, pr, "path");
+		if (f->remote_loc)
+			check_loc(l, pr, e->codec, f->remote_loc,
+				  mapping_field_flows_to(f, SIDE_REMOTE),
+				  e->codec == CODEC_XML ? &f->remote_xpath : NULL);
+	}
+	if (f->type == FT_CODE && f->codelist) {
+		const struct xlate *x =
+			&l->m->x[f->codelist - l->set->codelists];
+		f->local_x.codes = x->side[SIDE_LOCAL];
+		f->remote_x.codes = x->side[SIDE_REMOTE];
+	}
+}
+
+/* Two fields may share a location only as the two halves of one split. */
+static int split_pair(const struct map_xform *a, const struct map_xform *b)
+{
+	if (!a->split_sep || !b->split_sep || strcmp(a->split_sep, b->split_sep))
+		return 0;
+	return (a->split_part == PART_FIRST && b->split_part == PART_REST) ||
+	       (a->split_part == PART_REST && b->split_part == PART_FIRST) ||
+	       (a->split_part == PART_INIT && b->split_part == PART_LAST) ||
+	       (a->split_part == PART_LAST && b->split_part == PART_INIT);
+}
+
+static void check_field_uses(struct ld *l, const char *pf, struct map_entity *e)
+{
+	for (size_t i = 0; i < e->nfields; i++) {
+		struct map_field *a = &e->fields[i];
+		char pa[PTR_MAX];
+		int lshare = 0, rshare = 0;
+
+		if (!a->name)
+			continue;
+		sub(pa, pf, a->name);
+		for (size_t j = 0; j < e->nfields; j++) {
+			struct map_field *b = &e->fields[j];
+			if (i == j || !b->name)
+				continue;
+			if (a->local_col && b->local_col &&
+			    !strcmp(a->local_col, b->local_col)) {
+				lshare++;
+				if (j < i && !split_pair(&a->local_x, &b->local_x))
+					err(l, pa, "column '%s' is already mapped "
+					    "by field '%s'", a->local_col, b->name);
+			}
+			if (a->remote_loc && b->remote_loc &&
+			    !strcmp(a->remote_loc, b->remote_loc)) {
+				rshare++;
+				if (j < i && !split_pair(&a->remote_x, &b->remote_x))
+					err(l, pa, "location '%s' is already mapped "
+					    "by field '%s'", a->remote_loc, b->name);
+			}
+		}
+		if (a->local_x.split_sep && lshare == 0)
+			err(l, pa, "a split needs its other part mapped to the "
+			    "same column");
+		if (a->remote_x.split_sep && rshare == 0)
+			err(l, pa, "a split needs its other part mapped to the "
+			    "same location");
+		if (a->dir == DIR_BOTH) {
+			const char *why;
+			if ((why = xform_lossy(a, &a->local_x)))
+				warn(l, pa, "field '%s' cannot round-trip "
+				     "(provider side): %s", a->name, why);
+			if ((why = xform_lossy(a, &a->remote_x)))
+				warn(l, pa, "field '%s' cannot round-trip "
+				     "(council side): %s", a->name, why);
+		}
+	}
+}
+
+static void check_template(struct ld *l, const char *p, const char *tpl,
+			   const char *need)
+{
+	const char *s = tpl;
+
+	while ((s = strchr(s, '{'))) {
+		const char *e = strchr(s, '}');
+		size_t n = e ? (size_t)(e - s - 1) : 0;
+		if (!e || !((n == 2 && !strncmp(s + 1, "id", 2)) ||
+			    (n == 5 && !strncmp(s + 1, "since", 5)) ||
+			    (n == 5 && !strncmp(s + 1, "limit", 5)) ||
+			    (n == 10 && !strncmp(s + 1, "collection", 10)))) {
+			err(l, p, "unknown placeholder in path template (use "
+			    "{collection}, {id}, {since}, {limit})");
+			return;
+		}
+		s = e + 1;
+	}
+	if (need && !strstr(tpl, need))
+		err(l, p, "path template needs %s", need);
+	if (*tpl == '/' || strstr(tpl, "..") || strstr(tpl, "://"))
+		err(l, p, "path template must be relative to remote.url");
+}
+
+static void load_order(struct ld *l, const char *p, json_t *o,
+		       struct map_entity *e)
+{
+	const char *parent;
+	json_t *list;
+
+	e->order_parent = calloc(json_object_size(o) + 1, sizeof(char *));
+	e->order_children = calloc(json_object_size(o) + 1, sizeof(char **));
+	if (!e->order_parent || !e->order_children) {
+		diag_add(l->d, l->file, 0, "out of memory");
+		return;
+	}
+	json_object_foreach(o, parent, list) {
+		char pp[PTR_MAX];
+		size_t i;
+		json_t *n;
+		char **names;
+
+		sub(pp, p, parent);
+		if (!valid_element(parent))
+			err(l, pp, "not an XML element name");
+		if (!json_is_array(list) || json_array_size(list) == 0) {
+			err(l, pp, "must be a non-empty array of element names");
+			continue;
+		}
+		names = calloc(json_array_size(list) + 1, sizeof(char *));
+		if (!names) {
+			diag_add(l->d, l->file, 0, "out of memory");
+			return;
+		}
+		e->order_parent[e->norder] = dupe(l, parent);
+		e->order_children[e->norder++] = names;
+		json_array_foreach(list, i, n) {
+			char pi[PTR_MAX];
+			char idx[24];
+			snprintf(idx, sizeof(idx), "%zu", i);
+			sub(pi, pp, idx);
+			if (!json_is_string(n) || !valid_element(json_string_value(n))) {
+				err(l, pi, "not an XML element name");
+				continue;
+			}
+			names[i] = dupe(l, json_string_value(n));
+		}
+	}
+}
+
+static void load_remote(struct ld *l, const char *p, json_t *r,
+			struct map_entity *e, int child)
+{
+	char pp[PTR_MAX];
+	json_t *o;
+
+	if (child) {
+		check_keys(l, p, r, remote_child_keys);
+		e->items_loc = dupe(l, get_str(l, p, r, "items", 1));
+		if (e->items_loc) {
+			sub(pp, p, "items");
+			check_loc(l, pp, e->codec, e->items_loc, 1,
+				  e->codec == CODEC_XML ? &e->items_xpath : NULL);
+		}
+		if (e->codec == CODEC_XML && (o = get_obj(l, p, r, "order", 0))) {
+			sub(pp, p, "order");
+			load_order(l, pp, o, e);
+		} else if (e->codec == CODEC_JSON && json_object_get(r, "order")) {
+			sub(pp, p, "order");
+			err(l, pp, "'order' applies only to the xml codec");
+		}
+		return;
+	}
+	if (e->codec == CODEC_JSON) {
+		json_t *paths, *feed;
+		check_keys(l, p, r, remote_json_keys);
+		e->remote_collection = dupe(l, get_str(l, p, r, "collection", 1));
+		if (e->remote_collection &&
+		    !mapping_valid_sql_ident(e->remote_collection, 0)) {
+			sub(pp, p, "collection");
+			err(l, pp, "collection must match [a-z_][a-z0-9_]*");
+		}
+		paths = get_obj(l, p, r, "paths", 0);
+		if (paths) {
+			static const char *const need[] = { "{id}", NULL, "{since}" };
+			char **slot[] = { &e->path_item, &e->path_create,
+					  &e->path_changes };
+			sub(pp, p, "paths");
+			check_keys(l, pp, paths, paths_keys);
+			for (int i = 0; i < 3; i++) {
+				char pt[PTR_MAX];
+				*slot[i] = dupe(l, get_str(l, pp, paths,
+							   paths_keys[i], 0));
+				sub(pt, pp, paths_keys[i]);
+				if (*slot[i])
+					check_template(l, pt, *slot[i], need[i]);
+			}
+		}
+		e->remote_id_loc = dupe(l, get_str(l, p, r, "id", 0));
+		e->remote_version_loc = dupe(l, get_str(l, p, r, "version", 0));
+		e->remote_deleted_loc = dupe(l, get_str(l, p, r, "deleted", 0));
+		feed = get_obj(l, p, r, "feed", 0);
+		if (feed) {
+			sub(pp, p, "feed");
+			check_keys(l, pp, feed, feed_keys);
+			e->feed_items_ptr = dupe(l, get_str(l, pp, feed, "items", 0));
+			e->feed_next_ptr = dupe(l, get_str(l, pp, feed, "next", 0));
+			e->feed_more_ptr = dupe(l, get_str(l, pp, feed, "more", 0));
+		}
+		{
+			static const char *const names[] = { "id", "version",
+				"deleted", "feed/items", "feed/next", "feed/more" };
+			static const char *const defs[] = { "/id", "/version",
+				"/deleted", "/items", "/next", "/more" };
+			char **slot[] = { &e->remote_id_loc,
+				&e->remote_version_loc, &e->remote_deleted_loc,
+				&e->feed_items_ptr, &e->feed_next_ptr,
+				&e->feed_more_ptr };
+			for (int i = 0; i < 6; i++) {
+				char pt[PTR_MAX + 16];
+				snprintf(pt, sizeof(pt), "%s/%s", p, names[i]);
+				if (!*slot[i])
+					*slot[i] = dupe(l, defs[i]);
+				else
+					check_loc(l, pt, CODEC_JSON, *slot[i], 0,
+						  NULL);
+			}
+		}
+		return;
+	}
+	check_keys(l, p, r, remote_xml_keys);
+	e->records_loc = dupe(l, get_str(l, p, r, "records", 1));
+	e->xml_root = dupe(l, get_str(l, p, r, "element", 1));
+	e->remote_id_loc = dupe(l, get_str(l, p, r, "id", 1));
+	e->remote_version_loc = dupe(l, get_str(l, p, r, "version", 0));
+	e->remote_deleted_loc = dupe(l, get_str(l, p, r, "deleted", 0));
+	{
+		static const char *const names[] = { "records", "id", "version",
+						     "deleted" };
+		char *locs[] = { e->records_loc, e->remote_id_loc,
+				 e->remote_version_loc, e->remote_deleted_loc };
+		for (int i = 0; i < 4; i++) {
+			if (!locs[i])
+				continue;
+			sub(pp, p, names[i]);
+			check_loc(l, pp, CODEC_XML, locs[i], 0, NULL);
+		}
+	}
+	if (e->xml_root && !valid_element(e->xml_root)) {
+		sub(pp, p, "element");
+		err(l, pp, "not an XML element name");
+	}
+	{
+		const char *xsd = get_str(l, p, r, "schema", 0);
+		if (xsd) {
+			char path[4096];
+			struct stat st;
+			if (*xsd == '/')
+				cs_strlcpy(path, xsd, sizeof(path));
+			else
+				snprintf(path, sizeof(path), "%s/%s", l->dir, xsd);
+			e->xsd = dupe(l, path);
+			sub(pp, p, "schema");
+			if (stat(path, &st) || !S_ISREG(st.st_mode))
+				err(l, pp, "schema file not found");
+		}
+	}
+	if ((o = get_obj(l, p, r, "order", 0))) {
+		sub(pp, p, "order");
+		load_order(l, pp, o, e);
+	}
+}
+
+static void load_entity(struct ld *l, const char *name, json_t *v,
+			enum codec_kind set_codec)
+{
+	struct mapping_set *s = l->set;
+	char p[PTR_MAX], pp[PTR_MAX];
+	const struct mentity *me;
+	struct map_entity *e;
+	json_t *local, *remote, *fields, *match, *fv;
+	const char *fname, *parent;
+	int t;
+
+	sub(p, "/entities", name);
+	me = model_entity(l->m, name);
+	if (!me) {
+		err(l, p, "unknown entity '%s' (not in the canonical model)",
+		    name);
+		return;
+	}
+	for (size_t i = 0; i < s->nentities; i++)
+		if (!strcmp(s->entities[i].name, name)) {
+			err(l, p, "entity '%s' is already mapped in %s:%d", name,
+			    s->entities[i].file, s->entities[i].line);
+			return;
+		}
+	if (!json_is_object(v)) {
+		err(l, p, "an entity must be an object");
+		return;
+	}
+	if (s->nentities == MAPPING_MAX_ENTITIES) {
+		err(l, p, "more than %d entities", MAPPING_MAX_ENTITIES);
+		return;
+	}
+	e = &s->entities[s->nentities++];
+	e->name = dupe(l, name);
+	e->file = dupe(l, l->file);
+	e->line = line_of(l, p);
+	check_keys(l, p, v, entity_keys);
+	e->note = dupe(l, get_str(l, p, v, "note", 0));
+	t = get_enum(l, p, v, "codec", codecs, (int)set_codec);
+	e->codec = t < 0 ? set_codec : (enum codec_kind)t;
+	/* Resolved once every file is read (resolve_parents). */
+	parent = get_str(l, p, v, "parent", 0);
+	e->parent_name = dupe(l, parent);
+
+	local = get_obj(l, p, v, "local", 1);
+	if (local) {
+		sub(pp, p, "local");
+		check_keys(l, pp, local, local_keys);
+		e->local_table = dupe(l, get_str(l, pp, local, "table", 1));
+		e->local_key = dupe(l, get_str(l, pp, local, "key", 1));
+		e->local_parent_col = dupe(l, get_str(l, pp, local, "parent_key",
+						      0));
+		if (e->local_table && !mapping_valid_sql_ident(e->local_table, 1))
+			err(l, pp, "table must be [schema.]name in lower case");
+		if (e->local_key && !mapping_valid_sql_ident(e->local_key, 0))
+			err(l, pp, "key must be a plain column name");
+		if (parent && !e->local_parent_col && !json_object_get(local,
+								       "parent_key"))
+			err(l, pp, "a child entity needs 'parent_key' (the column "
+			    "holding the parent's key)");
+		if (!parent && e->local_parent_col)
+			err(l, pp, "'parent_key' applies only to child entities");
+		if (e->local_parent_col &&
+		    !mapping_valid_sql_ident(e->local_parent_col, 0))
+			err(l, pp, "parent_key must be a plain column name");
+	}
+	remote = get_obj(l, p, v, "remote", 1);
+	if (remote) {
+		sub(pp, p, "remote");
+		load_remote(l, pp, remote, e, parent != NULL);
+	}
+
+	fields = get_obj(l, p, v, "fields", 1);
+	if (fields) {
+		sub(pp, p, "fields");
+		if (json_object_size(fields) == 0)
+			err(l, pp, "an entity needs at least one field");
+		e->fields = calloc(json_object_size(fields) + 1,
+				   sizeof(*e->fields));
+		if (!e->fields) {
+			diag_add(l->d, l->file, 0, "out of memory");
+			return;
+		}
+		json_object_foreach(fields, fname, fv) {
+			char pf[PTR_MAX];
+			if (e->nfields == MAPPING_MAX_FIELDS) {
+				err(l, pp, "more than %d fields", MAPPING_MAX_FIELDS);
+				break;
+			}
+			sub(pf, pp, fname);
+			load_field(l, pf, fname, fv, me, e,
+				   &e->fields[e->nfields++]);
+		}
+		check_field_uses(l, pp, e);
+	}
+
+	match = json_object_get(v, "match");
+	sub(pp, p, "match");
+	if (!match) {
+		err(l, p, "missing required key 'match' (the fields that "
+		    "identify a record on both sides)");
+	} else if (!json_is_array(match) || json_array_size(match) == 0 ||
+		   json_array_size(match) > MAPPING_MAX_KEYS) {
+		err(l, pp, "'match' must be an array of 1 to %d field names",
+		    MAPPING_MAX_KEYS);
+	} else {
+		size_t i;
+		json_array_foreach(match, i, fv) {
+			char pi[PTR_MAX], idx[24];
+			int fi;
+			snprintf(idx, sizeof(idx), "%zu", i);
+			sub(pi, pp, idx);
+			if (!json_is_string(fv)) {
+				err(l, pi, "a match key must be a field name");
+				continue;
+			}
+			fi = mapping_field_index(e, json_string_value(fv));
+			if (fi < 0) {
+				err(l, pi, "match key '%s' is not a mapped field",
+				    json_string_value(fv));
+				continue;
+			}
+			e->match[e->nmatch++] = (size_t)fi;
+		}
+	}
+}
+
+static void load_set_file(struct ld *l, json_t *root)
+{
+	json_t *cls, *ents, *v;
+	const char *name;
+	int t;
+
+	check_keys(l, "", root, set_keys);
+	check_format(l, root, SET_FORMAT);
+	(void)get_str(l, "", root, "note", 0);
+	t = get_enum(l, "", root, "codec", codecs, CODEC_JSON);
+	cls = get_obj(l, "", root, "codelists", 0);
+	if (cls)
+		load_xlates(l, cls);
+	ents = get_obj(l, "", root, "entities", 0);
+	if (ents)
+		json_object_foreach(ents, name, v)
+			load_entity(l, name, v, t < 0 ? CODEC_JSON :
+				    (enum codec_kind)t);
+}
+
+/* Parents are named in files read in any order: link them at the end. */
+static void resolve_parents(struct mapping_set *s, struct diag *d)
+{
+	for (size_t i = 0; i < s->nentities; i++) {
+		struct map_entity *e = &s->entities[i];
+		const char *pname = e->parent_name;
+		struct map_entity *p = NULL;
+
+		if (!pname)
+			continue;
+		for (size_t j = 0; j < s->nentities; j++)
+			if (j != i && !strcmp(s->entities[j].name, pname))
+				p = &s->entities[j];
+		if (!p)
+			diag_add(d, e->file, e->line, "/entities/%s/parent: parent "
+				 "entity '%s' is not mapped in this set", e->name,
+				 pname);
+		else if (p->codec != e->codec)
+			diag_add(d, e->file, e->line, "/entities/%s/parent: a "
+				 "child entity must use its parent's codec", e->name);
+		e->parent = p;
+	}
+	for (size_t i = 0; i < s->nentities; i++) {
+		struct map_entity *e = &s->entities[i];
+		const struct map_entity *a = e->parent;
+		size_t depth = 0;
+
+		for (; a && depth <= s->nentities; a = a->parent)
+			depth++;
+		if (a) {
+			diag_add(d, e->file, e->line, "/entities/%s/parent: "
+				 "parents form a cycle", e->name);
+			e->parent = NULL;	/* so nothing walks the cycle */
+			continue;
+		}
+		if (e->parent) {
+			struct map_entity *p = e->parent;
+			struct map_entity **c = realloc(p->children,
+				(p->nchildren + 1) * sizeof(*c));
+			if (!c) {
+				diag_add(d, e->file, 0, "out of memory");
+				return;
+			}
+			p->children = c;
+			p->children[p->nchildren++] = e;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * The set. */
 
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Lists the *.map files of dir, sorted; NULL-terminated; caller frees. */
-static char **list_maps(const char *dir, struct diag *d, size_t *count)
+static int has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+	return n > m && !strcmp(s + n - m, suf);
+}
+
+static char **list_json(const char *dir, struct diag *d, size_t *count)
 {
 	DIR *dh = opendir(dir);
 	struct dirent *de;
@@ -382,97 +1552,192 @@ static char **list_maps(const char *dir, struct diag *d, size_t *count)
 		diag_add(d, dir, 0, "mapping set directory cannot be opened");
 		return NULL;
 	}
-	names = calloc(MAPPING_MAX_ENTITIES + 1, sizeof(*names));
-	while (names && (de = readdir(dh)) != NULL) {
-		size_t len = strlen(de->d_name);
-
-		if (de->d_name[0] == '.' || len < 5 ||
-		    strcmp(de->d_name + len - 4, ".map"))
+	while ((de = readdir(dh))) {
+		char **nn;
+		if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".json"))
 			continue;
-		if (n >= MAPPING_MAX_ENTITIES) {
-			diag_add(d, dir, 0, "more than %d mapping files",
-				 MAPPING_MAX_ENTITIES);
-			break;
+		nn = realloc(names, (n + 1) * sizeof(*names));
+		if (!nn || !(nn[n] = cs_strdup(de->d_name))) {
+			free(nn ? nn : names);
+			closedir(dh);
+			diag_add(d, dir, 0, "out of memory");
+			return NULL;
 		}
-		names[n++] = cs_strdup(de->d_name);
+		names = nn;
+		n++;
 	}
 	closedir(dh);
-	if (names)
+	if (n)
 		qsort(names, n, sizeof(*names), name_cmp);
 	*count = n;
 	return names;
+}
+
+static int load_file(struct ld *l, const char *path, int model)
+{
+	json_t *root;
+	char dir[4096], *slash;
+
+	l->file = path;
+	cs_strlcpy(dir, path, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		cs_strlcpy(dir, ".", sizeof(dir));
+	l->dir = dir;
+	root = read_json(l);
+	if (root) {
+		if (model)
+			load_model(l, root);
+		else
+			load_set_file(l, root);
+		json_decref(root);
+	}
+	pos_free(&l->pos);
+	l->dir = NULL;
+	return root ? 0 : -1;
 }
 
 struct mapping_set *mapping_set_load(const char *mappings_dir,
 				     const char *name, struct diag *d)
 {
 	struct mapping_set *s = calloc(1, sizeof(*s));
+	struct model *m = calloc(1, sizeof(*m));
+	struct ld l = { 0 };
 	char path[4096];
-	char **files = NULL;
-	size_t nfiles = 0;
+	char **files;
+	size_t nfiles;
 	int before = d->total;
 
-	if (!s)
+	if (!s || !m) {
+		free(s);
+		free(m);
+		diag_add(d, mappings_dir, 0, "out of memory");
 		return NULL;
-	if (!*name || strchr(name, '/') || name[0] == '.') {
-		diag_add(d, "mappings.use", 0, "mapping set name must be a plain "
-			 "directory name");
-		goto fail;
 	}
-	if (snprintf(path, sizeof(path), "%s/%s", mappings_dir, name) >=
-	    (int)sizeof(path)) {
-		diag_add(d, "mappings.dir", 0, "path too long");
-		goto fail;
-	}
+	codec_xml_init();
+	s->model = m;
 	s->name = cs_strdup(name);
+	snprintf(path, sizeof(path), "%s/%s", mappings_dir, name);
 	s->dir = cs_strdup(path);
-	files = list_maps(path, d, &nfiles);
-	if (!files)
-		goto fail;
-	if (nfiles == 0)
-		diag_add(d, path, 0, "no *.map files in mapping set");
-	s->entities = calloc(nfiles ? nfiles : 1, sizeof(*s->entities));
-	if (!s->entities)
-		goto fail;
-	for (size_t i = 0; i < nfiles; i++) {
-		char fpath[4096];
-		struct map_entity *e = &s->entities[s->nentities];
-
-		int n = snprintf(fpath, sizeof(fpath), "%s/%s", path, files[i]);
-
-		if (n < 0 || (size_t)n >= sizeof(fpath)) {
-			diag_add(d, path, 0, "path too long");
-			goto fail;
-		}
-		s->nentities++;
-		if (mapping_entity_load(fpath, e, d) == CS_ENOMEM)
-			goto fail;
-		for (size_t j = 0; j + 1 < s->nentities && e->name; j++)
-			if (cs_streq(s->entities[j].name, e->name))
-				diag_add(d, fpath, 0, "entity '%s' also defined "
-					 "in %s", e->name, s->entities[j].file);
+	s->entities = calloc(MAPPING_MAX_ENTITIES, sizeof(*s->entities));
+	if (!s->name || !s->dir || !s->entities) {
+		diag_add(d, mappings_dir, 0, "out of memory");
+		mapping_set_free(s);
+		return NULL;
 	}
-	if (d->total != before)
-		goto fail;
-	for (size_t i = 0; i < nfiles; i++)
+	l.d = d;
+	l.set = s;
+	l.m = m;
+	snprintf(path, sizeof(path), "%s/%s", mappings_dir, MAPPING_MODEL_FILE);
+	if (load_file(&l, path, 1) || d->total > before) {
+		mapping_set_free(s);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/%s", mappings_dir, name);
+	files = list_json(path, d, &nfiles);
+	if (files && !nfiles)
+		diag_add(d, path, 0, "no mapping files (*.json) in the set");
+	if (!files && d->total == before)
+		diag_add(d, path, 0, "no mapping files (*.json) in the set");
+	for (size_t i = 0; i < nfiles; i++) {
+		char fp[4096 + 256];
+		snprintf(fp, sizeof(fp), "%s/%s", path, files[i]);
+		(void)load_file(&l, fp, 0);
 		free(files[i]);
+	}
 	free(files);
+	resolve_parents(s, d);
+	if (d->total > before) {
+		mapping_set_free(s);
+		return NULL;
+	}
 	return s;
-fail:
-	for (size_t i = 0; files && i < nfiles; i++)
-		free(files[i]);
-	free(files);
-	mapping_set_free(s);
-	return NULL;
+}
+
+static void xform_clear(struct map_xform *x)
+{
+	free(x->date_format);
+	free(x->split_sep);
+}
+
+static void entity_clear(struct map_entity *e)
+{
+	char **strs[] = { &e->name, &e->note, &e->file, &e->local_table,
+		&e->local_key, &e->local_parent_col, &e->remote_collection,
+		&e->path_item, &e->path_create, &e->path_changes,
+		&e->remote_id_loc, &e->remote_version_loc,
+		&e->remote_deleted_loc, &e->feed_items_ptr, &e->feed_next_ptr,
+		&e->feed_more_ptr, &e->records_loc, &e->xml_root, &e->xsd,
+		&e->items_loc, &e->parent_name };
+
+	for (size_t i = 0; i < CS_ARRAY_LEN(strs); i++)
+		free(*strs[i]);
+	free(e->children);
+	for (size_t i = 0; i < e->norder; i++) {
+		for (char **c = e->order_children[i]; c && *c; c++)
+			free(*c);
+		free(e->order_children[i]);
+		free(e->order_parent[i]);
+	}
+	free(e->order_parent);
+	free(e->order_children);
+	if (e->items_xpath)
+		codec_xml_xpath_free(e->items_xpath);
+	for (size_t i = 0; i < e->nfields; i++) {
+		struct map_field *f = &e->fields[i];
+		free(f->name);
+		free(f->note);
+		free(f->local_col);
+		free(f->remote_loc);
+		xform_clear(&f->local_x);
+		xform_clear(&f->remote_x);
+		if (f->remote_xpath)
+			codec_xml_xpath_free(f->remote_xpath);
+	}
+	free(e->fields);
 }
 
 void mapping_set_free(struct mapping_set *s)
 {
+	struct model *m;
+
 	if (!s)
 		return;
+	m = s->model;
 	for (size_t i = 0; i < s->nentities; i++)
-		mapping_entity_clear(&s->entities[i]);
+		entity_clear(&s->entities[i]);
 	free(s->entities);
+	if (m) {
+		for (size_t i = 0; i < m->n; i++) {
+			for (size_t j = 0; j < m->e[i].n; j++)
+				free(m->e[i].f[j].name);
+			free(m->e[i].f);
+			free(m->e[i].name);
+		}
+		free(m->e);
+		for (size_t i = 0; m->x && i < s->ncodelists; i++)
+			for (int side = 0; side < 2; side++) {
+				if (m->x[i].side[side])
+					for (size_t j = 0; j < s->codelists[i].n; j++)
+						free(m->x[i].side[side][j]);
+				free(m->x[i].side[side]);
+				free(m->x[i].where[side]);
+			}
+		free(m->x);
+		free(m);
+	}
+	for (size_t i = 0; i < s->ncodelists; i++) {
+		for (size_t j = 0; j < s->codelists[i].n; j++) {
+			free(s->codelists[i].codes[j]);
+			free(s->codelists[i].labels[j]);
+		}
+		free(s->codelists[i].codes);
+		free(s->codelists[i].labels);
+		free(s->codelists[i].name);
+	}
+	free(s->codelists);
 	free(s->name);
 	free(s->dir);
 	free(s);
@@ -482,7 +1747,7 @@ const struct map_entity *mapping_find_entity(const struct mapping_set *s,
 					     const char *name)
 {
 	for (size_t i = 0; i < s->nentities; i++)
-		if (cs_streq(s->entities[i].name, name))
+		if (!strcmp(s->entities[i].name, name))
 			return &s->entities[i];
 	return NULL;
 }
@@ -490,7 +1755,7 @@ const struct map_entity *mapping_find_entity(const struct mapping_set *s,
 int mapping_field_index(const struct map_entity *e, const char *name)
 {
 	for (size_t i = 0; i < e->nfields; i++)
-		if (cs_streq(e->fields[i].name, name))
+		if (e->fields[i].name && !strcmp(e->fields[i].name, name))
 			return (int)i;
 	return -1;
 }

@@ -1,4 +1,4 @@
-/* record.c - canonical records, hashing, value normalisation. */
+/* record.c - canonical records: values, child collections, hashing. */
 #include "record.h"
 
 #include <stdint.h>
@@ -14,11 +14,32 @@ struct record *record_new(const struct map_entity *ent)
 		return NULL;
 	r->ent = ent;
 	r->vals = calloc(ent->nfields ? ent->nfields : 1, sizeof(*r->vals));
-	if (!r->vals) {
+	r->kids = calloc(ent->nchildren ? ent->nchildren : 1, sizeof(*r->kids));
+	if (!r->vals || !r->kids) {
+		free(r->vals);
+		free(r->kids);
 		free(r);
 		return NULL;
 	}
 	return r;
+}
+
+int record_add_child(struct record *r, size_t ci, struct record *child)
+{
+	struct record_list *l = &r->kids[ci];
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4;
+		struct record **v = realloc(l->v, cap * sizeof(*v));
+		if (!v) {
+			record_free(child);
+			return CS_ENOMEM;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = child;
+	return CS_OK;
 }
 
 struct record *record_dup(const struct record *r)
@@ -33,6 +54,14 @@ struct record *record_dup(const struct record *r)
 			return NULL;
 		}
 	}
+	for (size_t ci = 0; ci < r->ent->nchildren; ci++)
+		for (size_t k = 0; k < r->kids[ci].n; k++) {
+			struct record *d = record_dup(r->kids[ci].v[k]);
+			if (!d || record_add_child(c, ci, d)) {
+				record_free(c);
+				return NULL;
+			}
+		}
 	return c;
 }
 
@@ -42,6 +71,12 @@ void record_free(struct record *r)
 		return;
 	for (size_t i = 0; i < r->ent->nfields; i++)
 		free(r->vals[i]);
+	for (size_t ci = 0; ci < r->ent->nchildren; ci++) {
+		for (size_t k = 0; k < r->kids[ci].n; k++)
+			record_free(r->kids[ci].v[k]);
+		free(r->kids[ci].v);
+	}
+	free(r->kids);
 	free(r->vals);
 	free(r);
 }
@@ -73,6 +108,20 @@ int record_field_equal(const struct record *a, const struct record *b, size_t i)
 int record_equal(const struct record *a, const struct record *b)
 {
 	return record_diff_count(a, b) == 0;
+}
+
+int record_tree_equal(const struct record *a, const struct record *b)
+{
+	if (a->ent != b->ent || !record_equal(a, b))
+		return 0;
+	for (size_t ci = 0; ci < a->ent->nchildren; ci++) {
+		if (a->kids[ci].n != b->kids[ci].n)
+			return 0;
+		for (size_t k = 0; k < a->kids[ci].n; k++)
+			if (!record_tree_equal(a->kids[ci].v[k], b->kids[ci].v[k]))
+				return 0;
+	}
+	return 1;
 }
 
 size_t record_diff_count(const struct record *a, const struct record *b)
@@ -123,66 +172,6 @@ void record_hash(const struct record *r, char out[RECORD_HASH_HEX])
 	out[64] = '\0';
 }
 
-static int is_digits(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
-static int valid_date(const char *s)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, m, d, leap;
-
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !is_digits(s, 4) ||
-	    !is_digits(s + 5, 2) || !is_digits(s + 8, 2))
-		return 0;
-	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-	m = (s[5] - '0') * 10 + (s[6] - '0');
-	d = (s[8] - '0') * 10 + (s[9] - '0');
-	if (y < 1800 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-		return 0;
-	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return !(m == 2 && d == 29 && !leap);
-}
-
-int record_normalise(enum field_type t, const char *in, char **out)
-{
-	long long v;
-	char tmp[32];
-
-	*out = NULL;
-	if (strlen(in) > RECORD_MAX_VALUE)
-		return CS_ELIMIT;
-	switch (t) {
-	case FT_STRING:
-		*out = cs_strdup(in);
-		break;
-	case FT_DATE:
-		if (!valid_date(in))
-			return CS_EINVAL;
-		*out = cs_strdup(in);
-		break;
-	case FT_INT:
-		if (cs_parse_int64(in, -9007199254740991LL, 9007199254740991LL, &v))
-			return CS_EINVAL;
-		snprintf(tmp, sizeof(tmp), "%lld", v);
-		*out = cs_strdup(tmp);
-		break;
-	case FT_BOOL:
-		if (!strcmp(in, "true") || !strcmp(in, "t"))
-			*out = cs_strdup("true");
-		else if (!strcmp(in, "false") || !strcmp(in, "f"))
-			*out = cs_strdup("false");
-		else
-			return CS_EINVAL;
-		break;
-	}
-	return *out ? CS_OK : CS_ENOMEM;
-}
-
 json_t *record_to_json(const struct record *r)
 {
 	json_t *o = json_object();
@@ -196,6 +185,19 @@ json_t *record_to_json(const struct record *r)
 			json_decref(o);
 			return NULL;
 		}
+	}
+	for (size_t ci = 0; ci < r->ent->nchildren; ci++) {
+		json_t *a = json_array();
+
+		if (!a || json_object_set_new(o, r->ent->children[ci]->name, a)) {
+			json_decref(o);
+			return NULL;
+		}
+		for (size_t k = 0; k < r->kids[ci].n; k++)
+			if (json_array_append_new(a, record_to_json(r->kids[ci].v[k]))) {
+				json_decref(o);
+				return NULL;
+			}
 	}
 	return o;
 }
@@ -220,6 +222,26 @@ int record_from_json(const struct map_entity *ent, const json_t *obj,
 		    record_set(r, i, json_string_value(v))) {
 			record_free(r);
 			return CS_EINVAL;
+		}
+	}
+	for (size_t ci = 0; ci < ent->nchildren; ci++) {
+		const json_t *a = json_object_get(obj, ent->children[ci]->name);
+		size_t k;
+		const json_t *item;
+
+		if (!a)
+			continue;
+		if (!json_is_array(a)) {
+			record_free(r);
+			return CS_EINVAL;
+		}
+		json_array_foreach(a, k, item) {
+			struct record *c;
+			int rc = record_from_json(ent->children[ci], item, &c);
+			if (rc || (rc = record_add_child(r, ci, c))) {
+				record_free(r);
+				return rc;
+			}
 		}
 	}
 	*out = r;

@@ -109,26 +109,64 @@ static int status_error(const char *what, const char *entity, long status)
 	return status >= 400 && status < 500 ? CS_EINVAL : CS_EIO;
 }
 
+/* base + "/" + the entity's path template with {id}, {since}, {limit}
+ * filled in (values escaped as path segments); without a template, the
+ * default layout under the collection name. */
+static int expand_path(struct remote *r, const struct map_entity *e,
+		       const char *tpl, const char *deflt, const char *id,
+		       const char *since, long limit, struct buf *url)
+{
+	char lim[32];
+	const char *t = tpl ? tpl : deflt;
+
+	snprintf(lim, sizeof(lim), "%ld", limit);
+	if (buf_printf(url, "%s/", r->base))
+		return CS_ENOMEM;
+	while (*t) {
+		const char *val = NULL;
+		size_t skip = 0;
+
+		if (!strncmp(t, "{collection}", 12))
+			val = e->remote_collection, skip = 12;
+		else if (!strncmp(t, "{id}", 4))
+			val = id, skip = 4;
+		else if (!strncmp(t, "{since}", 7))
+			val = since, skip = 7;
+		else if (!strncmp(t, "{limit}", 7))
+			val = lim, skip = 7;
+		if (skip) {
+			char *esc = http_escape_segment(val ? val : "");
+			int rc = esc ? buf_appends(url, esc) : CS_ENOMEM;
+			free(esc);
+			if (rc)
+				return CS_ENOMEM;
+			t += skip;
+		} else {
+			if (buf_append(url, t, 1))
+				return CS_ENOMEM;
+			t++;
+		}
+	}
+	return CS_OK;
+}
+
 int remote_changes(struct remote *r, const struct map_entity *e,
 		   const char *since, long limit, struct remote_page *page)
 {
 	static const char *const hdrs[] = { "Accept: application/json", NULL };
 	struct http_response resp;
 	struct buf url;
-	char *esc = NULL;
 	json_t *doc = NULL, *items, *v;
 	int rc;
 
 	memset(page, 0, sizeof(*page));
 	buf_init(&url, 8192);
-	esc = http_escape_segment(since && *since ? since : "0");
-	if (!esc || buf_printf(&url, "%s/%s/changes?since=%s&limit=%ld", r->base,
-			       e->remote_collection, esc, limit)) {
-		free(esc);
+	if (expand_path(r, e, e->path_changes,
+			"{collection}/changes?since={since}&limit={limit}", NULL,
+			since && *since ? since : "0", limit, &url)) {
 		buf_free(&url);
 		return CS_ENOMEM;
 	}
-	free(esc);
 	rc = do_request(r, "GET", url.data, hdrs, NULL, &resp);
 	buf_free(&url);
 	if (rc)
@@ -189,16 +227,11 @@ void remote_page_clear(struct remote_page *p)
 static int record_url(struct remote *r, const struct map_entity *e,
 		      const char *id, struct buf *url)
 {
-	char *esc = id ? http_escape_segment(id) : NULL;
-	int rc;
-
 	buf_init(url, 8192);
-	if (id && !esc)
-		return CS_ENOMEM;
-	rc = id ? buf_printf(url, "%s/%s/%s", r->base, e->remote_collection, esc)
-		: buf_printf(url, "%s/%s", r->base, e->remote_collection);
-	free(esc);
-	return rc;
+	return id ? expand_path(r, e, e->path_item, "{collection}/{id}", id,
+				NULL, 0, url)
+		  : expand_path(r, e, e->path_create, "{collection}", NULL, NULL,
+				0, url);
 }
 
 /* Handles a 200/201 answer carrying the stored record. */

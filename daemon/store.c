@@ -1,5 +1,6 @@
 /* store.c - libpq access for the engine. */
 #include "store.h"
+#include "codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,18 +316,18 @@ int store_local_read(struct store *s, const struct map_entity *e,
 	if (!*out)
 		goto out;
 	for (size_t i = 0; i < e->nfields; i++) {
-		char *norm;
+		char *raw, err[256];
 
 		if (PQgetisnull(r, 0, (int)i))
 			continue;
-		rc = record_normalise(e->fields[i].type, PQgetvalue(r, 0, (int)i),
-				      &norm);
+		raw = PQgetvalue(r, 0, (int)i);
+		rc = codec_value_decode(&e->fields[i], SIDE_LOCAL, &raw, 1,
+					&(*out)->vals[i], err, sizeof(err));
 		if (rc) {
-			log_warn("local_value_invalid", "entity=%s key=%s field=%s",
-				 e->name, local_key, e->fields[i].name);
+			log_warn("local_value_invalid", "entity=%s key=%s "
+				 "problem=\"%s\"", e->name, local_key, err);
 			goto out;
 		}
-		(*out)->vals[i] = norm;
 	}
 	rc = CS_OK;
 out:
@@ -339,25 +340,82 @@ out:
 	return rc;
 }
 
+/* The provider-side values of the fields that may flow there (when old is
+ * non-NULL, only those that changed), one per column: codes translated,
+ * dates formatted, lists and split names joined. */
+struct local_vals {
+	size_t field[MAPPING_MAX_FIELDS];
+	char *val[MAPPING_MAX_FIELDS];
+	int n;
+};
+
+static void local_vals_free(struct local_vals *lv)
+{
+	for (int i = 0; i < lv->n; i++)
+		free(lv->val[i]);
+	lv->n = 0;
+}
+
+static int local_vals(const struct map_entity *e, const struct record *old,
+		      const struct record *rec, struct local_vals *lv)
+{
+	lv->n = 0;
+	for (size_t i = 0; i < e->nfields; i++) {
+		const struct map_field *f = &e->fields[i];
+		char **vals, err[256];
+		size_t n;
+		int skip, rc, changed = !old || !record_field_equal(old, rec, i);
+
+		if (!mapping_field_flows_to(f, SIDE_LOCAL))
+			continue;
+		if (f->local_x.split_part != PART_NONE && old)
+			/* Either half changing rewrites the joined column. */
+			for (size_t j = 0; j < e->nfields; j++)
+				if (j != i && !strcmp(e->fields[j].local_col,
+						      f->local_col))
+					changed |= !record_field_equal(old, rec, j);
+		if (!changed)
+			continue;
+		rc = codec_value_encode_joined(rec, i, SIDE_LOCAL, &vals, &n,
+					       &skip, err, sizeof(err));
+		if (rc) {
+			log_warn("local_value_unencodable", "entity=%s "
+				 "problem=\"%s\"", e->name, err);
+			local_vals_free(lv);
+			return rc;
+		}
+		if (!skip) {
+			lv->field[lv->n] = i;
+			lv->val[lv->n++] = n ? vals[0] : NULL;
+			if (n)
+				vals[0] = NULL;
+		}
+		codec_vals_free(vals, n);
+	}
+	return CS_OK;
+}
+
 int store_local_insert(struct store *s, const struct map_entity *e,
 		       const struct record *rec, char **local_key)
 {
 	struct buf sql;
 	const char *params[MAPPING_MAX_FIELDS];
-	int n = 0, rc = CS_ENOMEM;
+	struct local_vals lv;
+	int n = 0, rc;
 
 	*local_key = NULL;
+	if ((rc = local_vals(e, NULL, rec, &lv)))
+		return rc;
+	rc = CS_ENOMEM;
 	buf_init(&sql, 64 * 1024);
 	if (buf_appends(&sql, "INSERT INTO ") ||
 	    append_ident(s, &sql, e->local_table) || buf_appends(&sql, " ("))
 		goto out;
-	for (size_t i = 0; i < e->nfields; i++) {
-		if (!mapping_field_flows_to(&e->fields[i], SIDE_LOCAL))
-			continue;
+	for (n = 0; n < lv.n; n++) {
 		if ((n && buf_appends(&sql, ", ")) ||
-		    append_ident(s, &sql, e->fields[i].local_col))
+		    append_ident(s, &sql, e->fields[lv.field[n]].local_col))
 			goto out;
-		params[n++] = record_get(rec, i);
+		params[n] = lv.val[n];
 	}
 	if (buf_appends(&sql, ") VALUES ("))
 		goto out;
@@ -371,6 +429,7 @@ int store_local_insert(struct store *s, const struct map_entity *e,
 	if (rc == CS_OK && !*local_key)
 		rc = CS_EIO;
 out:
+	local_vals_free(&lv);
 	buf_free(&sql);
 	return rc;
 }
@@ -381,21 +440,22 @@ int store_local_update(struct store *s, const struct map_entity *e,
 {
 	struct buf sql;
 	const char *params[MAPPING_MAX_FIELDS + 1];
-	int n = 0, rc = CS_ENOMEM;
+	struct local_vals lv;
+	int n = 0, rc;
 
+	if ((rc = local_vals(e, old, rec, &lv)))
+		return rc;
+	rc = CS_ENOMEM;
 	buf_init(&sql, 64 * 1024);
 	if (buf_appends(&sql, "UPDATE ") || append_ident(s, &sql, e->local_table) ||
 	    buf_appends(&sql, " SET "))
 		goto out;
-	for (size_t i = 0; i < e->nfields; i++) {
-		if (!mapping_field_flows_to(&e->fields[i], SIDE_LOCAL) ||
-		    record_field_equal(old, rec, i))
-			continue;
+	for (n = 0; n < lv.n; n++) {
 		if ((n && buf_appends(&sql, ", ")) ||
-		    append_ident(s, &sql, e->fields[i].local_col) ||
+		    append_ident(s, &sql, e->fields[lv.field[n]].local_col) ||
 		    buf_printf(&sql, " = $%d", n + 1))
 			goto out;
-		params[n++] = record_get(rec, i);
+		params[n] = lv.val[n];
 	}
 	rc = CS_OK;
 	if (n == 0)
@@ -408,6 +468,7 @@ int store_local_update(struct store *s, const struct map_entity *e,
 	}
 	rc = store_run(s, "local_update", sql.data, n + 1, params);
 out:
+	local_vals_free(&lv);
 	buf_free(&sql);
 	return rc;
 }

@@ -36,6 +36,17 @@ struct codec_item {
 	json_t *doc;		/* the payload, kept to re-encode updates */
 };
 
+/* Decodes the fields and child collections of one council record object
+ * (no id or version). err names the failing field. */
+int codec_json_decode_record(const struct map_entity *e, const json_t *obj,
+			     struct record **out, char *err, size_t errsz)
+	CS_MUST_CHECK;
+/* Writes r's fields that may flow to the council (all when all_fields)
+ * into doc, and replaces its child collections. */
+int codec_json_encode_into(const struct record *r, json_t *doc,
+			   int all_fields, char *err, size_t errsz)
+	CS_MUST_CHECK;
+
 /* Decodes one council record object. err names the failing field. */
 int codec_json_decode(const struct map_entity *e, json_t *obj,
 		      struct codec_item *out, char *err, size_t errsz)
@@ -43,8 +54,9 @@ int codec_json_decode(const struct map_entity *e, json_t *obj,
 void codec_item_clear(struct codec_item *it);
 
 /* Encodes the fields of r that may flow to the council, on top of a copy of
- * template (the council's current payload, so unmapped members survive) or
- * of an empty object. Returns a new reference or NULL. */
+ * template (the council's current payload, so unmapped members and nested
+ * collections survive) or of an empty object. Returns a new reference or
+ * NULL. */
 json_t *codec_json_encode(const struct map_entity *e, const struct record *r,
 			  const json_t *template);
 

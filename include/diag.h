@@ -12,12 +12,16 @@
 struct diag {
 	char *msgs[DIAG_MAX];
 	int n;		/* messages kept */
-	int total;	/* problems found */
+	int total;	/* errors found */
+	int warnings;	/* warnings found (kept alongside, "warning: ...") */
 };
 
 void diag_init(struct diag *d);
 /* line <= 0 means "no line". */
 void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
+	CS_PRINTF(4, 5);
+/* A warning: reported, but does not make the file invalid. */
+void diag_warn(struct diag *d, const char *file, int line, const char *fmt, ...)
 	CS_PRINTF(4, 5);
 void diag_print(const struct diag *d, FILE *f);
 /* First message or "" when none. */

@@ -38,6 +38,10 @@ struct engine {
  * in casesync.cycles. Returns 0 when the cycle completed (records may still
  * have been rejected: see counts), CS_EIO when the database or council
  * could not be reached. */
+/* Whether the cycle syncs this entity directly (a top-level entity of a
+ * web-service mapping). */
+int engine_syncs(const struct map_entity *e);
+
 int engine_cycle(struct engine *en, struct engine_counts *counts)
 	CS_MUST_CHECK;
 
