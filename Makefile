@@ -122,8 +122,11 @@ install: all
 	install -m 755 $(BUILD)/casesyncd $(DESTDIR)$(SBINDIR)/casesyncd
 	install -m 755 $(BUILD)/casesync $(DESTDIR)$(BINDIR)/casesync
 	cp -R mappings/. $(DESTDIR)$(DATADIR)/casesync/mappings/
-	install -d $(DESTDIR)$(DATADIR)/man/man1 $(DESTDIR)$(DATADIR)/man/man8
+	install -d $(DESTDIR)$(DATADIR)/man/man1 $(DESTDIR)$(DATADIR)/man/man5 \
+		$(DESTDIR)$(DATADIR)/man/man8
 	install -m 644 docs/man/casesync.1 $(DESTDIR)$(DATADIR)/man/man1/casesync.1
+	[ ! -e docs/man/casesync-mapping.5 ] || install -m 644 \
+		docs/man/casesync-mapping.5 $(DESTDIR)$(DATADIR)/man/man5/casesync-mapping.5
 	install -m 644 docs/man/casesyncd.8 $(DESTDIR)$(DATADIR)/man/man8/casesyncd.8
 	[ -e $(DESTDIR)$(SYSCONFDIR)/casesync/casesync.conf ] || \
 		sed 's|^dir = .*|dir = $(DATADIR)/casesync/mappings|' etc/casesync.conf \
@@ -132,7 +135,8 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/casesyncd $(DESTDIR)$(BINDIR)/casesync
 	rm -rf $(DESTDIR)$(DATADIR)/casesync
-	rm -f $(DESTDIR)$(DATADIR)/man/man1/casesync.1 $(DESTDIR)$(DATADIR)/man/man8/casesyncd.8
+	rm -f $(DESTDIR)$(DATADIR)/man/man1/casesync.1 $(DESTDIR)$(DATADIR)/man/man8/casesyncd.8 \
+		$(DESTDIR)$(DATADIR)/man/man5/casesync-mapping.5
 
 clean:
 	rm -rf build
