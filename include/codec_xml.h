@@ -24,7 +24,11 @@ void codec_xml_init(void);
 
 /* Parses at most max bytes of untrusted XML. NULL on failure with a message
  * in err naming line and libxml2 domain/code (or "DOCTYPE not allowed",
- * "document too large", "nesting too deep"). Free with xmlFreeDoc. */
+ * "document too large", "nesting too deep"). Free with xmlFreeDoc.
+ * Options: NONET | NOERROR | NOWARNING | NOBLANKS | NOCDATA: whitespace-only
+ * text between elements is dropped (a leaf's own text is kept) and CDATA
+ * becomes plain text. Any error-level report (namespace errors included)
+ * rejects the document. */
 xmlDocPtr codec_xml_parse(const char *data, size_t len, size_t max,
 			  char *err, size_t errsz);
 
@@ -37,7 +41,9 @@ void codec_xml_xpath_free(void *comp);
 /* True when expr is in the writable subset: "." or one or more steps
  * separated by "/", each an element name (NCName, optionally with a
  * "prefix:"), the last one optionally "@attr" or "text()". No leading "/",
- * no predicates, no "..", no "//", no wildcards. */
+ * no predicates, no "..", no "//", no wildcards, no "xmlns" prefix and no
+ * "@xmlns". A prefix means the namespace it is bound to where the step is
+ * applied; an unprefixed name means no namespace (as in XPath 1.0). */
 int codec_xml_path_writable(const char *expr);
 
 /* Evaluates comp relative to node. A node-set gives one value per node
@@ -50,14 +56,16 @@ int codec_xml_get(xmlNodePtr node, void *comp, char ***vals, size_t *n,
 void codec_xml_vals_free(char **vals, size_t n);
 
 /* The element nodes comp selects relative to node, in document order
- * (non-element nodes are an error). *nodes is malloc'd; free() it. */
+ * (non-element nodes are an error). *nodes is malloc'd (NULL when *n is 0);
+ * free() it. */
 int codec_xml_items(xmlNodePtr node, void *comp, xmlNodePtr **nodes,
 		    size_t *n, char *err, size_t errsz) CS_MUST_CHECK;
 
-/* Element order for nodes the encoder creates: order_children[i] lists the
- * child element names of elements named order_parent[i], in schema order.
- * A new element is inserted before the first existing sibling whose name
- * comes later in its parent's list; otherwise appended. */
+/* Element order for nodes the encoder creates: children[i] lists the
+ * child element names of elements named parent[i], in schema order (local
+ * names, without prefixes). A new element is inserted before the first
+ * existing sibling whose name comes later in its parent's list; otherwise
+ * appended (also when the parent or the name is not listed). */
 struct codec_xml_order {
 	char **parent;
 	char ***children;	/* each NULL-terminated */
@@ -65,9 +73,16 @@ struct codec_xml_order {
 };
 
 /* Writes values at a writable path relative to node, creating missing
- * intermediate elements (in order). n == 0 removes the final node(s).
- * For n > 1 the last step is repeated once per value (all under the same
- * parent). "." sets node's own text. Replaces what was there. */
+ * intermediate elements (in order); an intermediate step resolves to the
+ * first matching child. n == 0 removes the final node(s) (creating
+ * nothing). For n > 1 the last step is repeated once per value (all under
+ * the same parent): existing elements are reused in document order, extra
+ * ones removed, missing ones added after them. "." sets node's own text
+ * and a last "text()" step its element's (one value; child elements and
+ * attributes stay); an element step replaces the element's content. Values are literal text
+ * (escaped on output) and must be valid UTF-8 made of XML characters:
+ * otherwise CS_EINVAL, naming the value's position only, and nothing is
+ * changed. */
 int codec_xml_set(xmlNodePtr node, const char *path,
 		  const struct codec_xml_order *order, char *const *vals,
 		  size_t n, char *err, size_t errsz) CS_MUST_CHECK;
@@ -79,7 +94,9 @@ xmlNodePtr codec_xml_add_item(xmlNodePtr node, const char *path,
 			      const struct codec_xml_order *order);
 
 /* Removes every element the path's last step names under the (existing)
- * intermediate elements. */
+ * intermediate elements, resolved as codec_xml_set does (a last "@attr" or
+ * "text()" step removes that attribute or text). Never creates anything;
+ * "." and unwritable paths do nothing. */
 void codec_xml_remove_items(xmlNodePtr node, const char *path);
 
 /* Validates doc against an XSD file. 0 when valid; otherwise CS_EINVAL with
