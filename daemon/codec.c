@@ -57,6 +57,12 @@ int codec_value_decode(const struct map_field *f, enum side side,
 	*canon = NULL;
 	if (n == 0)
 		return CS_OK;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(raw[i]) > RECORD_MAX_VALUE) {
+			snprintf(err, errsz, "field %s: value longer than %d "
+				 "bytes", f->name, RECORD_MAX_VALUE);
+			return CS_ELIMIT;
+		}
 	if (!f->multiple && n > 1) {
 		snprintf(err, errsz, "field %s: %zu values where one is expected",
 			 f->name, n);

@@ -149,7 +149,15 @@ static int raw_one(const struct map_field *f, const json_t *v, char **out,
 			return CS_ELIMIT;
 		}
 		*out = cs_strdup(json_string_value(v));
-	} else if (json_is_integer(v) && f->type != FT_BOOL) {
+	} else if (json_is_integer(v) && (f->type == FT_INT ||
+					  f->type == FT_STRING ||
+					  f->type == FT_CODE)) {
+		json_int_t n = json_integer_value(v);
+		if (n > 9007199254740991LL || n < -9007199254740991LL) {
+			snprintf(err, errsz, "field %s: integer beyond 2^53 does "
+				 "not travel exactly in JSON", f->name);
+			return CS_EINVAL;
+		}
 		snprintf(tmp, sizeof(tmp), "%lld", (long long)json_integer_value(v));
 		*out = cs_strdup(tmp);
 	} else if (json_is_boolean(v) && f->type == FT_BOOL) {
@@ -158,7 +166,7 @@ static int raw_one(const struct map_field *f, const json_t *v, char **out,
 		snprintf(err, errsz, "field %s: expected a %s", f->name,
 			 f->type == FT_BOOL ? "JSON boolean or string" :
 			 f->type == FT_INT ? "JSON integer or string" :
-			 "JSON string");
+			 f->multiple ? "JSON array of strings" : "JSON string");
 		return CS_EINVAL;
 	}
 	return *out ? CS_OK : CS_ENOMEM;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define YEAR_MIN 1000
 #define YEAR_MAX 9999
@@ -387,9 +388,12 @@ static int canon_bool(const struct map_field *f, const char *in, char **out,
 {
 	const char *v;
 
-	if (!strcmp(in, "true") || !strcmp(in, "1"))
+	/* true/false in any case (the census yes/no type allows TRUE and
+	 * FALSE), 1/0, and PostgreSQL's t/f. */
+	if (!strcasecmp(in, "true") || !strcmp(in, "1") || !strcmp(in, "t"))
 		v = "true";
-	else if (!strcmp(in, "false") || !strcmp(in, "0"))
+	else if (!strcasecmp(in, "false") || !strcmp(in, "0") ||
+		 !strcmp(in, "f"))
 		v = "false";
 	else
 		return fail(f, err, errsz, "not a boolean (true, false, 1, 0)");

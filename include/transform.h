@@ -22,8 +22,8 @@
 #include "mapping.h"
 
 /* Checks one scalar value (not a list) against a field's type and code list
- * and writes its canonical form (caller frees). Accepts for bool also
- * "1"/"0"; for datetime ISO 8601 with 'T' or ' ', optional fraction (dropped),
+ * and writes its canonical form (caller frees). Accepts for bool
+ * true/false in any case, "1"/"0" and "t"/"f"; for datetime ISO 8601 with 'T' or ' ', optional fraction (dropped),
  * and Z, +HH, +HHMM or +HH:MM (converted to UTC; none means UTC).
  * CS_EINVAL with a message in err when it does not conform. */
 int xform_canon_scalar(const struct map_field *f, const char *in, char **out,

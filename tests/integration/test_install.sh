@@ -8,7 +8,7 @@ make -s --no-print-directory NO_DEPS=1 install DESTDIR="$dest" PREFIX=/opt/cs >"
 ok $? "make install DESTDIR=... PREFIX=/opt/cs succeeds"
 [ -x "$dest/opt/cs/sbin/casesyncd" ] && [ -x "$dest/opt/cs/bin/casesync" ]
 ok $? "the programs land under DESTDIR/PREFIX"
-[ -f "$dest/opt/cs/share/casesync/mappings/lcs-rest/person.map" ]
+[ -f "$dest/opt/cs/share/casesync/mappings/lcs-rest/person.json" ] && [ -f "$dest/opt/cs/share/casesync/mappings/model.json" ]
 ok $? "the mapping sets are installed"
 [ -f "$dest/etc/casesync/casesync.conf" ]
 ok $? "a sample config is installed under DESTDIR/etc"

@@ -14,12 +14,12 @@ grep -q 'change capture on casestore.person' "$T/m1"
 ok $? "migrate installs change capture on the mapped table"
 $CS migrate --with-demo-store >"$T/m2" 2>&1 && grep -q 'casesync is up to date' "$T/m2"
 ok $? "migrate a second time is a no-op"
-is "$(sql "select count(*) from casesync.schema_version")" "2" \
+is "$(sql "select count(*) from casesync.schema_version")" "3" \
 	"schema_version records one row per applied migration"
 
 # A person the provider has that the council does not know yet.
 sql "insert into casestore.person (given_name, family_name, date_of_birth, gender)
-     values ('Dee', 'Localonly', '2019-02-03', 'F')"
+     values ('Dee', 'Localonly', '2019-02-03', '2')"
 
 # --- first cycle: both directions ---------------------------------------------
 $CSD --once 2>"$T/c1.log"
@@ -115,8 +115,8 @@ $CSD --once 2>"$T/bad.log"
 ok $? "a cycle with one invalid council record still succeeds"
 is "$(sql "select date_of_birth from casestore.person where la_child_id = '100101'")" \
 	"2014-05-02" "the invalid date was not written"
-is "$(sql "select gender from casestore.person where la_child_id = '100102'")" "U" \
-	"the valid record in the same page was applied"
+is "$(sql "select gender from casestore.person where la_child_id = '100102'")" "0" \
+	"the valid record in the same page was applied (U translated to census 0)"
 is "$(sql "select rejected from casesync.cycles order by id desc limit 1")" "1" \
 	"the rejection is counted in the cycle"
 grep -q 'field date_of_birth' "$T/bad.log" && ! grep -q '2015-02-30' "$T/bad.log"
@@ -142,12 +142,29 @@ ok $? "plain http to a non-loopback council is refused before any request"
 $CS check-config >/dev/null 2>&1
 ok $? "check-config accepts the test config"
 mkdir -p "$T/maps/broken"
-printf '[entity]\nname = person\nlocal.table = casestore.person\nlocal.key = id\nremote.collection = persons\n\n[field x]\nlocal = x\nremote = nope\n' \
-	>"$T/maps/broken/person.map"
-$CS check-config --set mappings.dir="$T/maps" 2>"$T/cc.err" >/dev/null
+cp "$ROOT/mappings/model.json" "$T/maps/"
+cat >"$T/maps/broken/person.json" <<'EOF'
+{
+  "format": "casesync-mapping/1",
+  "entities": {
+    "person": {
+      "local": {"table": "casestore.person", "key": "id"},
+      "remote": {"collection": "persons"},
+      "match": ["given_name"],
+      "fields": {
+        "given_name": {"local": "given_name", "remote": "nope"},
+        "gender": {"local": "gender", "remote": "/g", "colour": "red"}
+      }
+    }
+  }
+}
+EOF
+$CS check-config --set mappings.dir="$T/maps" --set mappings.use=broken 2>"$T/cc.err" >/dev/null
 rc=$?
-[ $rc -eq 1 ] && grep -q 'person.map:9: remote: not a JSON Pointer' "$T/cc.err"
-ok $? "check-config exits 1 naming FILE:LINE of a bad mapping"
+[ $rc -eq 1 ] && grep -q 'person.json:9: /entities/person/fields/given_name/remote: not a valid JSON Pointer' "$T/cc.err" &&
+	grep -q "person.json:10: /entities/person/fields/gender/colour: unknown key 'colour'" "$T/cc.err" &&
+	grep -q '^2 problems found' "$T/cc.err"
+ok $? "check-config exits 1 listing every problem with FILE:LINE"
 
 $BUILD/casesync >/dev/null 2>&1; is "$?" "2" "casesync without a command is a usage error (2)"
 $BUILD/casesync frobnicate >/dev/null 2>&1; is "$?" "2" "an unknown command is a usage error (2)"

@@ -5,10 +5,10 @@
 #include "audit.h"
 
 static struct map_field fields[] = {
-	{ .name = "given_name", .local_col = "given_name", .remote_ptr = "/g" },
-	{ .name = "family_name", .local_col = "family_name", .remote_ptr = "/f" },
-	{ .name = "upn", .local_col = "upn", .remote_ptr = "/u" },
-	{ .name = "gender", .local_col = "gender", .remote_ptr = "/x" },
+	{ .name = "given_name", .local_col = "given_name", .remote_loc = "/g" },
+	{ .name = "family_name", .local_col = "family_name", .remote_loc = "/f" },
+	{ .name = "upn", .local_col = "upn", .remote_loc = "/u" },
+	{ .name = "gender", .local_col = "gender", .remote_loc = "/x" },
 };
 static const struct map_entity ent = {
 	.name = "person", .fields = fields, .nfields = CS_ARRAY_LEN(fields),

@@ -1,17 +1,60 @@
-/* test_mapping.c - mapping files: the real person mapping, every reported
- * problem with FILE:LINE, mapping sets, and the small validators. */
+/* test_mapping.c - the mapping loader: the shipped sets, every class of
+ * problem with its exact FILE:LINE: POINTER: message, warnings for mappings
+ * that cannot round-trip, all-or-nothing loading, and the validators. */
 #include "testutil.h"
+
+#include <sys/stat.h>
 
 #include "mapping.h"
 
-/* The group's scratch directory (group state). */
+/* A small canonical model for the error tests. */
+static const char model_json[] =
+	"{\n"
+	"  \"format\": \"casesync-model/1\",\n"
+	"  \"codelists\": {\n"
+	"    \"colour\": {\"codes\": {\"R\": \"red\", \"G\": \"green\", \"B\": \"blue\"}}\n"
+	"  },\n"
+	"  \"entities\": {\n"
+	"    \"thing\": {\"fields\": {\n"
+	"      \"a\": {\"type\": \"string\", \"owner\": \"council\"},\n"
+	"      \"b\": {\"type\": \"string\", \"owner\": \"council\"},\n"
+	"      \"d\": {\"type\": \"date\", \"owner\": \"council\"},\n"
+	"      \"n\": {\"type\": \"int\", \"owner\": \"provider\"},\n"
+	"      \"c\": {\"type\": \"code\", \"codelist\": \"colour\", \"owner\": \"council\"}\n"
+	"    }},\n"
+	"    \"part\": {\"fields\": {\n"
+	"      \"p\": {\"type\": \"string\", \"owner\": \"provider\"}\n"
+	"    }}\n"
+	"  }\n"
+	"}\n";
+
+/* The valid set file the cases vary, one line at a time (1-based). */
+static const char *const base_lines[] = {
+	"{",
+	"  \"format\": \"casesync-mapping/1\",",
+	"  \"entities\": {",
+	"    \"thing\": {",
+	"      \"local\": {\"table\": \"s.thing\", \"key\": \"id\"},",
+	"      \"remote\": {\"collection\": \"things\"},",
+	"      \"match\": [\"a\"],",
+	"      \"fields\": {",
+	"        \"a\": {\"local\": \"a\", \"remote\": \"/a\"},",
+	"        \"d\": {\"local\": \"d\", \"remote\": \"/d\"}",
+	"      }",
+	"    }",
+	"  }",
+	"}",
+};
+
 struct scratch {
-	char dir[TU_PATH_MAX];
+	char dir[TU_PATH_MAX / 2];
+	char set[TU_PATH_MAX];
 };
 
 static int scratch_setup(void **state)
 {
 	struct scratch *s = calloc(1, sizeof(*s));
+	char path[TU_PATH_MAX];
 
 	if (!s)
 		return -1;
@@ -20,6 +63,10 @@ static int scratch_setup(void **state)
 		free(s);
 		return -1;
 	}
+	snprintf(s->set, sizeof(s->set), "%s/s", s->dir);
+	if (mkdir(s->set, 0700))
+		return -1;
+	tu_write_in_dir(s->dir, "model.json", model_json, path);
 	*state = s;
 	return 0;
 }
@@ -33,487 +80,583 @@ static int scratch_teardown(void **state)
 	return 0;
 }
 
-/* A valid [entity] section: 5 lines. */
-#define ENTITY_HEAD                     \
-	"[entity]\n"                    \
-	"name = thing\n"                \
-	"local.table = store.thing\n"   \
-	"local.key = id\n"              \
-	"remote.collection = things\n"
-/* A valid field: lines 6 to 8 after ENTITY_HEAD. */
-#define FIELD_A "[field a]\nlocal = a\nremote = /a\n"
-
-/* Writes text as dir/t.map and loads it. */
-static int load_map(const char *dir, const char *text, struct map_entity *e,
-		    struct diag *d, char path[TU_PATH_MAX])
+/* The base file with line `line` replaced (0: unchanged). */
+static void variant(char *out, size_t outsz, int line, const char *repl)
 {
-	tu_write_in_dir(dir, "t.map", text, path);
-	diag_init(d);
-	return mapping_entity_load(path, e, d);
+	out[0] = '\0';
+	for (size_t i = 0; i < CS_ARRAY_LEN(base_lines); i++) {
+		strncat(out, (int)i + 1 == line ? repl : base_lines[i],
+			outsz - strlen(out) - 1);
+		strncat(out, "\n", outsz - strlen(out) - 1);
+	}
 }
 
-/* ---- the real mapping ---- */
-
-static void test_real_person_map(void **state)
+static struct mapping_set *load_text(struct scratch *s, const char *text,
+				     struct diag *d, char path[TU_PATH_MAX])
 {
-	struct map_entity e;
+	tu_write_in_dir(s->set, "t.json", text, path);
+	diag_init(d);
+	return mapping_set_load(s->dir, "s", d);
+}
+
+/* ---- the shipped sets ---- */
+
+static void test_shipped_lcs_rest(void **state)
+{
 	struct diag d;
+	struct mapping_set *set;
+	const struct map_entity *p, *r, *cp;
+	const struct map_field *f;
 	int i;
 
 	(void)state;
 	diag_init(&d);
-	assert_int_equal(mapping_entity_load("mappings/lcs-rest/person.map", &e,
-					     &d), CS_OK);
+	set = mapping_set_load("mappings", "lcs-rest", &d);
+	if (!set)
+		diag_print(&d, stderr);
+	assert_non_null(set);
 	assert_int_equal(d.total, 0);
-	assert_string_equal(e.name, "person");
-	assert_string_equal(e.file, "mappings/lcs-rest/person.map");
-	assert_string_equal(e.codec, "json");
-	assert_string_equal(e.local_table, "casestore.person");
-	assert_string_equal(e.local_key, "id");
-	assert_string_equal(e.remote_collection, "persons");
-	assert_string_equal(e.remote_id_ptr, "/id");
-	assert_string_equal(e.remote_version_ptr, "/version");
-	/* Keys the file leaves out take their defaults. */
-	assert_string_equal(e.remote_deleted_ptr, "/deleted");
-	assert_string_equal(e.feed_items_ptr, "/items");
-	assert_string_equal(e.feed_next_ptr, "/next");
-	assert_string_equal(e.feed_more_ptr, "/more");
-	assert_int_equal(e.nfields, 7);
+	assert_int_equal(d.warnings, 0);
+	assert_int_equal(set->nentities, 13);
 
-	i = mapping_field_index(&e, "la_child_id");
-	assert_int_equal(i, 0);
-	assert_string_equal(e.fields[i].local_col, "la_child_id");
-	assert_string_equal(e.fields[i].remote_ptr, "/id");
-	assert_int_equal(e.fields[i].dir, DIR_TO_LOCAL);
-	assert_int_equal(e.fields[i].owner, SIDE_REMOTE);
-	assert_int_equal(e.fields[i].type, FT_STRING);
-	assert_int_equal(e.fields[i].line, 15);
+	p = mapping_find_entity(set, "person");
+	assert_non_null(p);
+	assert_null(p->parent);
+	assert_int_equal(p->codec, CODEC_JSON);
+	assert_string_equal(p->local_table, "casestore.person");
+	assert_string_equal(p->remote_collection, "persons");
+	assert_string_equal(p->path_item, "persons/{id}");
+	assert_string_equal(p->remote_id_loc, "/id");
+	assert_string_equal(p->feed_items_ptr, "/items");	/* default */
+	assert_int_equal(p->nmatch, 1);
+	assert_string_equal(p->fields[p->match[0]].name, "la_child_id");
+	assert_int_equal(p->nchildren, 4);	/* referral, notes, allocations, outcomes */
 
-	i = mapping_field_index(&e, "given_name");
-	assert_true(i > 0);
-	assert_string_equal(e.fields[i].remote_ptr, "/name/forename");
-	assert_int_equal(e.fields[i].dir, DIR_BOTH);
-	assert_int_equal(e.fields[i].policy, POLICY_OWNER);
+	i = mapping_field_index(p, "la_child_id");
+	assert_true(i >= 0);
+	assert_int_equal(p->fields[i].dir, DIR_PULL);
+	assert_int_equal(p->fields[i].owner, SIDE_REMOTE);
+	i = mapping_field_index(p, "gender");
+	f = &p->fields[i];
+	assert_int_equal(f->type, FT_CODE);
+	assert_string_equal(f->codelist->name, "gender");
+	assert_non_null(f->remote_x.codes);	/* translated to letters */
+	assert_string_equal(f->remote_x.codes[mapping_code_index(f->codelist, "2")], "F");
+	assert_null(f->local_x.codes);		/* census codes locally */
+	i = mapping_field_index(p, "disabilities");
+	assert_true(p->fields[i].multiple);
+	i = mapping_field_index(p, "nhs_number");
+	assert_int_equal(p->fields[i].check, CHECK_NHS_NUMBER);
 
-	i = mapping_field_index(&e, "date_of_birth");
-	assert_true(i > 0);
-	assert_int_equal(e.fields[i].type, FT_DATE);
-	assert_string_equal(e.fields[i].remote_ptr, "/dateOfBirth");
-
-	assert_int_equal(mapping_field_index(&e, "nhs_number"), 6);
-	assert_int_equal(mapping_field_index(&e, "address"), -1);
-	mapping_entity_clear(&e);
+	r = mapping_find_entity(set, "referral");
+	assert_ptr_equal(r->parent, p);
+	assert_string_equal(r->items_loc, "/referrals");
+	assert_string_equal(r->local_parent_col, "person_id");
+	assert_int_equal(r->nchildren, 4);
+	cp = mapping_find_entity(set, "cp_plan");
+	assert_ptr_equal(cp->parent, r);
+	assert_int_equal(cp->nchildren, 1);
+	assert_string_equal(cp->children[0]->name, "cp_review");
+	/* The provider owns its practitioners' notes; free text is manual. */
+	f = &mapping_find_entity(set, "case_note")->fields[
+		mapping_field_index(mapping_find_entity(set, "case_note"), "summary")];
+	assert_int_equal(f->owner, SIDE_LOCAL);
+	assert_int_equal(f->policy, POLICY_MANUAL);
+	mapping_set_free(set);
 	diag_free(&d);
 }
 
-static void test_real_set_loads(void **state)
+static void test_shipped_cin_census(void **state)
 {
 	struct diag d;
-	struct mapping_set *s;
+	struct mapping_set *set;
+	const struct map_entity *p, *rv;
+
+	(void)state;
+	diag_init(&d);
+	set = mapping_set_load("mappings", "cin-census", &d);
+	if (!set)
+		diag_print(&d, stderr);
+	assert_non_null(set);
+	assert_int_equal(d.warnings, 0);
+	assert_int_equal(set->nentities, 7);
+	p = mapping_find_entity(set, "person");
+	assert_int_equal(p->codec, CODEC_XML);
+	assert_string_equal(p->records_loc, "/Message/Children/Child");
+	assert_string_equal(p->xml_root, "Child");
+	assert_true(p->norder >= 3);
+	assert_non_null(p->fields[0].remote_xpath);	/* compiled */
+	rv = mapping_find_entity(set, "cp_review");
+	assert_string_equal(rv->items_loc, "Reviews/CPPreviewDate");
+	assert_string_equal(rv->fields[0].remote_loc, ".");
+	mapping_set_free(set);
+	diag_free(&d);
+}
+
+/* ---- every class of problem ---- */
+
+struct bad_case {
+	int line;
+	const char *repl;
+	const char *msg;	/* exact, after "DIR/s/" */
+	int prefix;		/* msg is a prefix only */
+};
+
+static const struct bad_case bad_cases[] = {
+	/* unknown key */
+	{ 9, "        \"a\": {\"local\": \"a\", \"remote\": \"/a\", \"colour\": 1},",
+	  "t.json:9: /entities/thing/fields/a/colour: unknown key 'colour'", 0 },
+	{ 2, "  \"format\": \"casesync-mapping/1\", \"extra\": true,",
+	  "t.json:2: /extra: unknown key 'extra'", 0 },
+	/* missing required key */
+	{ 9, "        \"a\": {\"local\": \"a\"},",
+	  "t.json:9: /entities/thing/fields/a: missing required key 'remote'", 0 },
+	{ 5, "      \"local\": {\"table\": \"s.thing\"},",
+	  "t.json:5: /entities/thing/local: missing required key 'key'", 0 },
+	{ 6, "      \"remote\": {},",
+	  "t.json:6: /entities/thing/remote: missing required key 'collection'", 0 },
+	{ 7, "",
+	  "t.json:4: /entities/thing: missing required key 'match' (the fields "
+	  "that identify a record on both sides)", 0 },
+	/* wrong type */
+	{ 9, "        \"a\": {\"local\": 5, \"remote\": \"/a\"},",
+	  "t.json:9: /entities/thing/fields/a/local: must be a string (a column) "
+	  "or an object", 0 },
+	{ 7, "      \"match\": \"a\",",
+	  "t.json:7: /entities/thing/match: 'match' must be an array of 1 to 8 "
+	  "field names", 0 },
+	{ 5, "      \"local\": [\"s.thing\"],",
+	  "t.json:5: /entities/thing/local: 'local' must be an object", 0 },
+	{ 5, "      \"local\": {\"table\": \"s.thing\", \"key\": true},",
+	  "t.json:5: /entities/thing/local/key: 'key' must be a string", 0 },
+	/* a bad value of an enumerated key */
+	{ 9, "        \"a\": {\"local\": \"a\", \"remote\": \"/a\", \"direction\": \"sideways\"},",
+	  "t.json:9: /entities/thing/fields/a/direction: 'direction' must be one "
+	  "of: both, pull, push", 0 },
+	/* unknown code */
+	{ 2, "  \"format\": \"casesync-mapping/1\", \"codelists\": {\"colour\": "
+	     "{\"remote\": {\"P\": \"purple\"}}},",
+	  "t.json:2: /codelists/colour/remote/P: unknown code 'P' in code list "
+	  "'colour'", 0 },
+	{ 2, "  \"format\": \"casesync-mapping/1\", \"codelists\": {\"shade\": {}},",
+	  "t.json:2: /codelists/shade: unknown code list 'shade' (not in the "
+	  "canonical model)", 0 },
+	/* a JSON Pointer that does not compile */
+	{ 9, "        \"a\": {\"local\": \"a\", \"remote\": \"a\"},",
+	  "t.json:9: /entities/thing/fields/a/remote: not a valid JSON Pointer "
+	  "(RFC 6901, starting with '/')", 0 },
+	{ 9, "        \"a\": {\"local\": \"a\", \"remote\": \"/a~2\"},",
+	  "t.json:9: /entities/thing/fields/a/remote: not a valid JSON Pointer "
+	  "(RFC 6901, starting with '/')", 0 },
+	/* an XPath that does not compile */
+	{ 6, "      \"codec\": \"xml\", \"remote\": {\"records\": \"/r/t\", "
+	     "\"element\": \"t\", \"id\": \"a[\"},",
+	  "t.json:6: /entities/thing/remote/id: XPath does not compile", 1 },
+	/* a field mapped twice */
+	{ 10, "        \"d\": {\"local\": \"a\", \"remote\": \"/d\"}",
+	  "t.json:10: /entities/thing/fields/d: column 'a' is already mapped by "
+	  "field 'a'", 0 },
+	{ 10, "        \"d\": {\"local\": \"d\", \"remote\": \"/a\"}",
+	  "t.json:10: /entities/thing/fields/d: location '/a' is already mapped "
+	  "by field 'a'", 0 },
+	{ 10, "        \"a\": {\"local\": \"d\", \"remote\": \"/d\"}",
+	  "t.json:10: invalid JSON: duplicate object key", 1 },
+	/* a key field not mapped */
+	{ 7, "      \"match\": [\"n\"],",
+	  "t.json:7: /entities/thing/match/0: match key 'n' is not a mapped "
+	  "field", 0 },
+	/* names not in the canonical model */
+	{ 4, "    \"widget\": {",
+	  "t.json:4: /entities/widget: unknown entity 'widget' (not in the "
+	  "canonical model)", 0 },
+	{ 10, "        \"z\": {\"local\": \"z\", \"remote\": \"/z\"}",
+	  "t.json:10: /entities/thing/fields/z: unknown field 'z' for entity "
+	  "'thing' (not in the canonical model)", 0 },
+	/* transforms */
+	{ 9, "        \"a\": {\"local\": \"a\", \"remote\": {\"path\": \"/a\", "
+	     "\"date_format\": \"%d/%m/%Y\"}},",
+	  "t.json:9: /entities/thing/fields/a/remote/date_format: 'date_format' "
+	  "applies only to date and datetime fields", 0 },
+	{ 10, "        \"d\": {\"local\": \"d\", \"remote\": {\"path\": \"/d\", "
+	      "\"date_format\": \"%d/%q/%Y\"}}",
+	  "t.json:10: /entities/thing/fields/d/remote/date_format: invalid date "
+	  "format (use %Y %y %m %d %H %M %S %% and literal text)", 0 },
+	{ 9, "        \"a\": {\"local\": \"a\", \"remote\": {\"path\": \"/a\", "
+	     "\"split\": {\"separator\": \" \", \"part\": \"first\"}}},",
+	  "t.json:9: /entities/thing/fields/a: a split needs its other part "
+	  "mapped to the same location", 0 },
+	/* the file as a whole */
+	{ 2, "  \"format\": \"casesync-mapping/9\",",
+	  "t.json:2: /format: unsupported format 'casesync-mapping/9' (this build "
+	  "reads 'casesync-mapping/1')", 0 },
+	{ 13, "  },",
+	  "t.json:14: invalid JSON:", 1 },
+	/* SQL names */
+	{ 5, "      \"local\": {\"table\": \"s.thing; drop\", \"key\": \"id\"},",
+	  "t.json:5: /entities/thing/local: table must be [schema.]name in lower "
+	  "case", 0 },
+	/* path templates */
+	{ 6, "      \"remote\": {\"collection\": \"things\", \"paths\": {\"item\": "
+	     "\"things/{uid}\"}},",
+	  "t.json:6: /entities/thing/remote/paths/item: unknown placeholder in "
+	  "path template (use {collection}, {id}, {since}, {limit})", 0 },
+	/* nesting */
+	{ 5, "      \"parent\": \"nothing\", \"local\": {\"table\": \"s.thing\", "
+	     "\"key\": \"id\", \"parent_key\": \"p\"},",
+	  "t.json:6: /entities/thing/remote/collection: unknown key 'collection'", 0 },
+	{ 5, "      \"parent\": \"thing\", \"local\": {\"table\": \"s.thing\", "
+	     "\"key\": \"id\"},",
+	  "t.json:5: /entities/thing/local: a child entity needs 'parent_key' "
+	  "(the column holding the parent's key)", 0 },
+};
+
+static void test_every_problem_class(void **state)
+{
+	struct scratch *s = *state;
+
+	for (size_t i = 0; i < CS_ARRAY_LEN(bad_cases); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		char text[4096], path[TU_PATH_MAX], want[2048];
+		struct diag d;
+		struct mapping_set *set;
+
+		variant(text, sizeof(text), c->line, c->repl);
+		set = load_text(s, text, &d, path);
+		snprintf(want, sizeof(want), "%s/%s", s->set, c->msg);
+		if (set || d.total == 0 ||
+		    (c->prefix ? strncmp(diag_first(&d), want, strlen(want))
+			       : strcmp(diag_first(&d), want))) {
+			fprintf(stderr, "case %zu: got \"%s\" (%d problems)\n"
+				"   want \"%s\"\n", i, diag_first(&d), d.total, want);
+			fail();
+		}
+		mapping_set_free(set);	/* NULL: nothing half-loaded */
+		diag_free(&d);
+	}
+}
+
+static void test_base_is_valid(void **state)
+{
+	struct scratch *s = *state;
+	char text[4096], path[TU_PATH_MAX];
+	struct diag d;
+	struct mapping_set *set;
 	const struct map_entity *e;
 
-	(void)state;
-	diag_init(&d);
-	s = mapping_set_load("mappings", "lcs-rest", &d);
-	if (!s)
-		tu_diag_dump(&d);
-	assert_non_null(s);
-	assert_int_equal(d.total, 0);
-	assert_string_equal(s->name, "lcs-rest");
-	assert_string_equal(s->dir, "mappings/lcs-rest");
-	assert_int_equal(s->nentities, 1);
-	e = mapping_find_entity(s, "person");
-	assert_ptr_equal(e, &s->entities[0]);
-	assert_int_equal(e->nfields, 7);
-	assert_null(mapping_find_entity(s, "case"));
-	mapping_set_free(s);
+	variant(text, sizeof(text), 0, NULL);
+	set = load_text(s, text, &d, path);
+	assert_non_null(set);
+	assert_int_equal(d.total + d.warnings, 0);
+	e = mapping_find_entity(set, "thing");
+	assert_int_equal(e->nfields, 2);
+	assert_int_equal(e->fields[0].line, 9);
+	assert_int_equal(e->fields[1].type, FT_DATE);	/* from the model */
+	assert_int_equal(e->fields[1].owner, SIDE_REMOTE);
+	assert_string_equal(e->remote_id_loc, "/id");
+	mapping_set_free(set);
 	diag_free(&d);
 }
 
-/* ---- one problem per file, each at FILE:LINE ---- */
-
-struct bad_map {
-	const char *what;
-	const char *text;
-	int line;		/* 0: reported without a line */
-	const char *needle;
-};
-
-static const struct bad_map bad_maps[] = {
-	{ "unknown key in field", ENTITY_HEAD FIELD_A "colour = red\n", 9,
-	  "unknown key 'colour' in [field a]" },
-	{ "duplicate field", ENTITY_HEAD FIELD_A "[field a]\nlocal = b\n"
-	  "remote = /b\n", 9, "field 'a' defined twice" },
-	{ "field without local", ENTITY_HEAD "[field a]\nremote = /a\n", 6,
-	  "[field a] needs 'local'" },
-	{ "field without remote", ENTITY_HEAD "[field a]\nlocal = a\n", 6,
-	  "[field a] needs 'remote'" },
-	{ "pointer without slash", ENTITY_HEAD "[field a]\nlocal = a\n"
-	  "remote = name/forename\n", 8, "remote: not a JSON Pointer" },
-	{ "pointer bad escape", ENTITY_HEAD "[field a]\nlocal = a\n"
-	  "remote = /a~2b\n", 8, "remote: not a JSON Pointer" },
-	{ "pointer trailing tilde", ENTITY_HEAD "[field a]\nlocal = a\n"
-	  "remote = /a~\n", 8, "remote: not a JSON Pointer" },
-	{ "empty pointer (whole document)", ENTITY_HEAD "[field a]\nlocal = a\n"
-	  "remote =\n", 8, "remote: not a JSON Pointer" },
-	{ "bad type", ENTITY_HEAD FIELD_A "type = text\n", 9,
-	  "type: expected string, date, int or bool" },
-	{ "bad owner", ENTITY_HEAD FIELD_A "owner = county\n", 9,
-	  "owner: expected council or provider" },
-	{ "bad policy", ENTITY_HEAD FIELD_A "policy = vote\n", 9,
-	  "policy: expected owner, newest or manual" },
-	{ "bad direction", ENTITY_HEAD FIELD_A "direction = sideways\n", 9,
-	  "direction: expected both, to-local or to-remote" },
-	{ "words are case sensitive", ENTITY_HEAD FIELD_A "type = String\n", 9,
-	  "type: expected" },
-	{ "SQL injection in local.table", "[entity]\nname = thing\n"
-	  "local.table = casestore.person; drop table x\nlocal.key = id\n"
-	  "remote.collection = things\n" FIELD_A, 3,
-	  "local.table must be [schema.]table" },
-	{ "three-part table", "[entity]\nname = thing\nlocal.table = a.b.c\n"
-	  "local.key = id\nremote.collection = things\n" FIELD_A, 3,
-	  "local.table must be" },
-	{ "upper-case table", "[entity]\nname = thing\n"
-	  "local.table = Store.Thing\nlocal.key = id\n"
-	  "remote.collection = things\n" FIELD_A, 3, "local.table must be" },
-	{ "bad local.key", "[entity]\nname = thing\nlocal.table = s.t\n"
-	  "local.key = s.id\nremote.collection = things\n" FIELD_A, 4,
-	  "local.key must be a column name" },
-	{ "bad remote.collection", "[entity]\nname = thing\nlocal.table = s.t\n"
-	  "local.key = id\nremote.collection = ../admin\n" FIELD_A, 5,
-	  "remote.collection must match" },
-	{ "bad entity name", "[entity]\nname = Thing\nlocal.table = s.t\n"
-	  "local.key = id\nremote.collection = things\n" FIELD_A, 2,
-	  "name must match" },
-	{ "bad column", ENTITY_HEAD "[field a]\nlocal = a; drop\nremote = /a\n",
-	  7, "is not a column name" },
-	{ "bad field name", ENTITY_HEAD FIELD_A "[field A-1]\nlocal = b\n"
-	  "remote = /b\n", 9, "field name 'A-1' must match" },
-	{ "bad remote.id pointer", ENTITY_HEAD "remote.id = id\n" FIELD_A, 6,
-	  "remote.id: not a JSON Pointer" },
-	{ "codec", ENTITY_HEAD "codec = xml\n" FIELD_A, 6,
-	  "codec: only 'json'" },
-	{ "entity key twice", ENTITY_HEAD "name = other\n" FIELD_A, 6,
-	  "'name' set twice (first on line 2)" },
-	{ "unknown entity key", ENTITY_HEAD "remote.ids = /id\n" FIELD_A, 6,
-	  "unknown key 'remote.ids' in [entity]" },
-	{ "two fields, one column", ENTITY_HEAD FIELD_A
-	  "[field b]\nlocal = a\nremote = /b\n", 9,
-	  "[field b] maps column 'a' already mapped by [field a]" },
-	{ "unknown section", ENTITY_HEAD FIELD_A "[fields b]\n", 9,
-	  "unknown section [fields b]" },
-	{ "key outside section", "name = thing\n" ENTITY_HEAD FIELD_A, 1,
-	  "key 'name' outside any section" },
-	{ "entity twice", ENTITY_HEAD FIELD_A "[entity]\n", 9,
-	  "[entity] appears twice" },
-	{ "missing name", "[entity]\nlocal.table = s.t\nlocal.key = id\n"
-	  "remote.collection = things\n" FIELD_A, 0, "[entity] needs 'name'" },
-	{ "missing local.table", "[entity]\nname = thing\nlocal.key = id\n"
-	  "remote.collection = things\n" FIELD_A, 0,
-	  "[entity] needs 'local.table'" },
-	{ "missing local.key", "[entity]\nname = thing\nlocal.table = s.t\n"
-	  "remote.collection = things\n" FIELD_A, 0,
-	  "[entity] needs 'local.key'" },
-	{ "missing remote.collection", "[entity]\nname = thing\n"
-	  "local.table = s.t\nlocal.key = id\n" FIELD_A, 0,
-	  "[entity] needs 'remote.collection'" },
-	{ "no fields", ENTITY_HEAD, 0, "no [field NAME] sections" },
-};
-
-static void test_bad_maps(void **state)
+static void test_every_problem_listed(void **state)
 {
 	struct scratch *s = *state;
-
-	for (size_t i = 0; i < CS_ARRAY_LEN(bad_maps); i++) {
-		const struct bad_map *b = &bad_maps[i];
-		char path[TU_PATH_MAX];
-		struct map_entity e;
-		struct diag d;
-		int rc = load_map(s->dir, b->text, &e, &d, path);
-
-		if (rc != CS_EINVAL || d.total != 1 ||
-		    !tu_diag_at(&d, path, b->line, b->needle)) {
-			tu_diag_dump(&d);
-			fail_msg("case %zu (%s): rc %d, %d problems; expected one "
-				 "at line %d: %s", i, b->what, rc, d.total,
-				 b->line, b->needle);
-		}
-		mapping_entity_clear(&e);
-		diag_free(&d);
-	}
-}
-
-static void test_good_map_with_every_word(void **state)
-{
-	struct scratch *s = *state;
+	static const char text[] =
+		"{\n"
+		"  \"format\": \"casesync-mapping/1\",\n"
+		"  \"entities\": {\n"
+		"    \"thing\": {\n"
+		"      \"local\": {\"table\": \"s.thing\", \"key\": \"id\", \"x\": 1},\n"
+		"      \"remote\": {\"collection\": \"things\"},\n"
+		"      \"match\": [\"b\"],\n"
+		"      \"fields\": {\n"
+		"        \"a\": {\"local\": \"a\", \"remote\": \"nope\"},\n"
+		"        \"z\": {\"local\": \"z\", \"remote\": \"/z\"}\n"
+		"      }\n"
+		"    }\n"
+		"  }\n"
+		"}\n";
 	char path[TU_PATH_MAX];
-	struct map_entity e;
 	struct diag d;
-	int rc = load_map(s->dir, ENTITY_HEAD
-			  "[field a]\nlocal = a\nremote = /x/a~1b~0c\n"
-			  "type = int\ndirection = to-remote\nowner = provider\n"
-			  "policy = newest\n"
-			  "[field b]\nlocal = b\nremote = /b\ntype = bool\n"
-			  "policy = manual\ndirection = both\nowner = council\n"
-			  "[field c]\nlocal = c\nremote = /c\ntype = date\n",
-			  &e, &d, path);
+	struct mapping_set *set = load_text(s, text, &d, path);
 
-	(void)state;
-	if (rc)
-		tu_diag_dump(&d);
-	assert_int_equal(rc, CS_OK);
-	assert_int_equal(e.nfields, 3);
-	assert_string_equal(e.fields[0].remote_ptr, "/x/a~1b~0c");
-	assert_int_equal(e.fields[0].type, FT_INT);
-	assert_int_equal(e.fields[0].dir, DIR_TO_REMOTE);
-	assert_int_equal(e.fields[0].owner, SIDE_LOCAL);
-	assert_int_equal(e.fields[0].policy, POLICY_NEWEST);
-	assert_int_equal(e.fields[0].line, 6);
-	assert_int_equal(e.fields[1].type, FT_BOOL);
-	assert_int_equal(e.fields[1].policy, POLICY_MANUAL);
-	assert_int_equal(e.fields[1].owner, SIDE_REMOTE);
-	assert_int_equal(e.fields[2].type, FT_DATE);
-	/* Defaults for a field that names only local and remote. */
-	assert_int_equal(e.fields[2].dir, DIR_BOTH);
-	assert_int_equal(e.fields[2].owner, SIDE_REMOTE);
-	assert_int_equal(e.fields[2].policy, POLICY_OWNER);
-	mapping_entity_clear(&e);
+	assert_null(set);
+	assert_int_equal(d.total, 4);
+	assert_true(tu_diag_at(&d, path, 5, ""));	/* unknown key x */
+	assert_true(tu_diag_at(&d, path, 9, ""));	/* pointer */
+	assert_true(tu_diag_at(&d, path, 10, ""));	/* unknown field */
+	assert_true(tu_diag_at(&d, path, 7, ""));	/* match key b */
 	diag_free(&d);
 }
 
-static void test_missing_map_file(void **state)
+static void test_entity_mapped_in_two_files(void **state)
 {
-	struct map_entity e;
+	struct scratch *s = *state;
+	char text[4096], path[TU_PATH_MAX], other[TU_PATH_MAX], want[2048];
 	struct diag d;
+	struct mapping_set *set;
 
-	(void)state;
+	variant(text, sizeof(text), 0, NULL);
+	tu_write_in_dir(s->set, "u.json", text, other);
+	set = load_text(s, text, &d, path);
+	assert_null(set);
+	snprintf(want, sizeof(want), "%s/u.json:4: /entities/thing: entity "
+		 "'thing' is already mapped in %s/t.json:4", s->set, s->set);
+	assert_string_equal(diag_first(&d), want);
+	unlink(other);
+	diag_free(&d);
+}
+
+static void test_parent_resolution(void **state)
+{
+	struct scratch *s = *state;
+	static const char text[] =
+		"{\n"
+		"  \"format\": \"casesync-mapping/1\",\n"
+		"  \"entities\": {\n"
+		"    \"part\": {\n"
+		"      \"parent\": \"thing\",\n"
+		"      \"local\": {\"table\": \"s.part\", \"key\": \"id\", \"parent_key\": \"thing_id\"},\n"
+		"      \"remote\": {\"items\": \"/parts\"},\n"
+		"      \"match\": [\"p\"],\n"
+		"      \"fields\": {\"p\": {\"local\": \"p\", \"remote\": \"/p\"}}\n"
+		"    }\n"
+		"  }\n"
+		"}\n";
+	char path[TU_PATH_MAX], base[4096], tpath[TU_PATH_MAX], want[2048];
+	struct diag d;
+	struct mapping_set *set;
+
+	/* Alone, the parent is missing. */
+	tu_write_in_dir(s->set, "t.json", "{\"format\": \"casesync-mapping/1\"}",
+			tpath);
+	tu_write_in_dir(s->set, "p.json", text, path);
 	diag_init(&d);
-	assert_int_equal(mapping_entity_load("/nonexistent/x.map", &e, &d),
-			 CS_EIO);
-	tu_assert_diag_at(&d, "/nonexistent/x.map", 0, "cannot open");
-	mapping_entity_clear(&e);
+	set = mapping_set_load(s->dir, "s", &d);
+	assert_null(set);
+	snprintf(want, sizeof(want), "%s/p.json:4: /entities/part/parent: "
+		 "parent entity 'thing' is not mapped in this set", s->set);
+	assert_string_equal(diag_first(&d), want);
 	diag_free(&d);
-}
 
-/* ---- mapping sets ---- */
-
-/* Splits a scratch directory into its parent and its base name. */
-static void split_dir(const char *dir, char parent[TU_PATH_MAX],
-		      const char **base)
-{
-	const char *slash = strrchr(dir, '/');
-
-	assert_non_null(slash);
-	memcpy(parent, dir, (size_t)(slash - dir));
-	parent[slash - dir] = '\0';
-	*base = slash + 1;
-}
-
-static void test_set_empty_dir(void **state)
-{
-	char dir[TU_PATH_MAX], parent[TU_PATH_MAX];
-	const char *base;
-	struct diag d;
-
-	(void)state;
-	tu_temp_dir(dir);
-	/* Only *.map files count. */
-	tu_write_in_dir(dir, "README", "not a mapping\n", NULL);
-	tu_write_in_dir(dir, "person.map.bak", ENTITY_HEAD FIELD_A, NULL);
-	tu_write_in_dir(dir, ".hidden.map", ENTITY_HEAD FIELD_A, NULL);
-	split_dir(dir, parent, &base);
-	diag_init(&d);
-	assert_null(mapping_set_load(parent, base, &d));
-	assert_int_equal(d.total, 1);
-	tu_assert_diag_at(&d, dir, 0, "no *.map files");
+	/* With the parent in another file (read later), it links up. */
+	variant(base, sizeof(base), 0, NULL);
+	set = load_text(s, base, &d, tpath);
+	assert_non_null(set);
+	{
+		const struct map_entity *t = mapping_find_entity(set, "thing");
+		const struct map_entity *p = mapping_find_entity(set, "part");
+		assert_ptr_equal(p->parent, t);
+		assert_int_equal(t->nchildren, 1);
+		assert_ptr_equal(t->children[0], p);
+	}
+	mapping_set_free(set);
 	diag_free(&d);
-	tu_remove_dir(dir);
+	unlink(path);
 }
 
-static void test_set_bad_names(void **state)
-{
-	static const char *const names[] = {
-		"a/b", "..", "../lcs-rest", "lcs-rest/..", ".", ".hidden", "",
-		"/etc",
-	};
+struct warn_case {
+	int line;
+	const char *repl;
+	const char *msg;
+};
 
-	(void)state;
-	for (size_t i = 0; i < CS_ARRAY_LEN(names); i++) {
+static const struct warn_case warn_cases[] = {
+	{ 9, "        \"a\": {\"local\": \"a\", \"remote\": {\"path\": \"/a\", \"case\": \"upper\"}},",
+	  "t.json:9: warning: /entities/thing/fields/a: field 'a' cannot "
+	  "round-trip (council side): case folding" },
+	{ 9, "        \"a\": {\"local\": {\"column\": \"a\", \"trim\": true}, \"remote\": \"/a\"},",
+	  "t.json:9: warning: /entities/thing/fields/a: field 'a' cannot "
+	  "round-trip (provider side): trimming" },
+	{ 10, "        \"d\": {\"local\": \"d\", \"remote\": {\"path\": \"/d\", \"date_format\": \"%d/%m/%y\"}}",
+	  "t.json:10: warning: /entities/thing/fields/d: field 'd' cannot "
+	  "round-trip (council side): date format drops information" },
+	{ 2, "  \"format\": \"casesync-mapping/1\", \"codelists\": {\"colour\": "
+	     "{\"remote\": {\"R\": \"x\", \"G\": \"x\"}}},",
+	  NULL /* checked below: needs field c mapped */ },
+};
+
+static void test_lossy_mappings_warn(void **state)
+{
+	struct scratch *s = *state;
+
+	for (size_t i = 0; i < CS_ARRAY_LEN(warn_cases); i++) {
+		const struct warn_case *c = &warn_cases[i];
+		char text[4096], path[TU_PATH_MAX], want[2048];
 		struct diag d;
-		struct mapping_set *s;
+		struct mapping_set *set;
 
-		diag_init(&d);
-		s = mapping_set_load("mappings", names[i], &d);
-		tu_assert_int_case(i, s == NULL, 1);
-		tu_assert_int_case(i, tu_diag_at(&d, "mappings.use", 0,
-				   "must be a plain directory name"), 1);
+		if (!c->msg)
+			continue;
+		variant(text, sizeof(text), c->line, c->repl);
+		set = load_text(s, text, &d, path);
+		assert_non_null(set);	/* a warning does not invalidate */
+		snprintf(want, sizeof(want), "%s/%s", s->set, c->msg);
+		tu_assert_int_case(i, d.warnings, 1);
+		assert_string_equal(diag_first(&d), want);
+		mapping_set_free(set);
 		diag_free(&d);
 	}
 }
 
-static void test_set_missing_dir(void **state)
+static void test_code_list_not_one_to_one_warns(void **state)
 {
+	struct scratch *s = *state;
+	static const char text[] =
+		"{\n"
+		"  \"format\": \"casesync-mapping/1\",\n"
+		"  \"codelists\": {\"colour\": {\"remote\": {\"R\": \"x\", \"G\": \"x\"}}},\n"
+		"  \"entities\": {\n"
+		"    \"thing\": {\n"
+		"      \"local\": {\"table\": \"s.thing\", \"key\": \"id\"},\n"
+		"      \"remote\": {\"collection\": \"things\"},\n"
+		"      \"match\": [\"a\"],\n"
+		"      \"fields\": {\n"
+		"        \"a\": {\"local\": \"a\", \"remote\": \"/a\"},\n"
+		"        \"c\": {\"local\": \"c\", \"remote\": \"/c\"},\n"
+		"        \"b\": {\"local\": \"b\", \"remote\": \"/b\", \"direction\": \"pull\", \"owner\": \"provider\"}\n"
+		"      }\n"
+		"    }\n"
+		"  }\n"
+		"}\n";
+	char path[TU_PATH_MAX], want[2048];
 	struct diag d;
+	struct mapping_set *set = load_text(s, text, &d, path);
+	const struct map_entity *e;
 
-	(void)state;
-	diag_init(&d);
-	assert_null(mapping_set_load("mappings", "no-such-set", &d));
-	tu_assert_diag_at(&d, "mappings/no-such-set", 0, "cannot be opened");
+	assert_non_null(set);
+	assert_int_equal(d.warnings, 1);
+	snprintf(want, sizeof(want), "%s/t.json:11: warning: /entities/thing/"
+		 "fields/c: field 'c' cannot round-trip (council side): code list "
+		 "translation is not one-to-one", s->set);
+	assert_string_equal(diag_first(&d), want);
+	/* Overrides of the model's defaults. */
+	e = mapping_find_entity(set, "thing");
+	assert_int_equal(e->fields[2].dir, DIR_PULL);
+	assert_int_equal(e->fields[2].owner, SIDE_LOCAL);
+	assert_int_equal(e->fields[0].owner, SIDE_REMOTE);
+	mapping_set_free(set);
 	diag_free(&d);
 }
 
-static void test_set_sorted_and_checked(void **state)
+static void test_bad_model(void **state)
 {
-	char dir[TU_PATH_MAX], parent[TU_PATH_MAX], bpath[TU_PATH_MAX];
-	const char *base;
+	struct scratch *s = *state;
+	char path[TU_PATH_MAX], want[2048];
 	struct diag d;
-	struct mapping_set *s;
+	struct mapping_set *set;
+	char dir[TU_PATH_MAX];
 
-	(void)state;
-	tu_temp_dir(dir);
-	split_dir(dir, parent, &base);
-	tu_write_in_dir(dir, "b.map", "[entity]\nname = beta\nlocal.table = s.b\n"
-			"local.key = id\nremote.collection = betas\n" FIELD_A,
-			bpath);
-	tu_write_in_dir(dir, "a.map", "[entity]\nname = alpha\nlocal.table = s.a\n"
-			"local.key = id\nremote.collection = alphas\n" FIELD_A,
-			NULL);
+	(void)s;
+	snprintf(dir, sizeof(dir), "/tmp/casesync-model-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	tu_write_in_dir(dir, "model.json",
+			"{\"format\": \"casesync-model/1\", \"codelists\": {},\n"
+			" \"entities\": {\"t\": {\"fields\": {\"x\": {\"type\": \"code\", "
+			"\"codelist\": \"none\", \"owner\": \"council\"}}}}}\n", path);
 	diag_init(&d);
-	s = mapping_set_load(parent, base, &d);
-	assert_non_null(s);
-	assert_int_equal(s->nentities, 2);
-	assert_string_equal(s->entities[0].name, "alpha");
-	assert_string_equal(s->entities[1].name, "beta");
-	assert_ptr_equal(mapping_find_entity(s, "beta"), &s->entities[1]);
-	mapping_set_free(s);
-
-	/* One bad file fails the whole set and is named. */
-	tu_write_in_dir(dir, "b.map", "[entity]\nname = beta\nlocal.table = s.b\n"
-			"local.key = id\nremote.collection = betas\n" FIELD_A
-			"type = float\n", NULL);
-	assert_null(mapping_set_load(parent, base, &d));
-	tu_assert_diag_at(&d, bpath, 9, "type: expected");
-	diag_free(&d);
-
-	/* Two files may not define the same entity. */
-	tu_write_in_dir(dir, "b.map", "[entity]\nname = alpha\nlocal.table = s.b\n"
-			"local.key = id\nremote.collection = betas\n" FIELD_A,
-			NULL);
-	diag_init(&d);
-	assert_null(mapping_set_load(parent, base, &d));
-	assert_int_equal(d.total, 1);
-	tu_assert_diag_at(&d, bpath, 0, "entity 'alpha' also defined in");
+	set = mapping_set_load(dir, "s", &d);
+	assert_null(set);
+	snprintf(want, sizeof(want), "%s:2: /entities/t/fields/x/codelist: "
+		 "unknown code list 'none'", path);
+	assert_string_equal(diag_first(&d), want);
 	diag_free(&d);
 	tu_remove_dir(dir);
 }
 
-/* ---- validators ---- */
+static void test_missing_set(void **state)
+{
+	struct scratch *s = *state;
+	struct diag d;
+
+	diag_init(&d);
+	assert_null(mapping_set_load(s->dir, "nope", &d));
+	assert_true(tu_diag_has(&d, "mapping set directory cannot be opened"));
+	diag_free(&d);
+	diag_init(&d);
+	assert_null(mapping_set_load("/nonexistent", "s", &d));
+	assert_true(tu_diag_has(&d, "model.json: cannot be opened"));
+	diag_free(&d);
+}
+
+/* ---- small validators ---- */
 
 static void test_valid_json_pointer(void **state)
 {
-	static const struct {
-		const char *ptr;
-		int ok;
-	} cases[] = {
-		{ "", 1 }, { "/", 1 }, { "/a", 1 }, { "/a/b", 1 }, { "//", 1 },
-		{ "/a~0b", 1 }, { "/a~1b", 1 }, { "/~0~1", 1 }, { "/a b", 1 },
-		{ "/0", 1 }, { "/caf\xc3\xa9", 1 },
-		{ "a", 0 }, { "a/b", 0 }, { "#/a", 0 }, { "/a~", 0 },
-		{ "/a~2", 0 }, { "/~", 0 }, { "/~a", 0 }, { "/a\tb", 0 },
-		{ "/a\nb", 0 }, { " /a", 0 },
-	};
-
 	(void)state;
-	for (size_t i = 0; i < CS_ARRAY_LEN(cases); i++)
-		tu_assert_int_case(i, !!mapping_valid_json_pointer(cases[i].ptr),
-				   cases[i].ok);
+	assert_true(mapping_valid_json_pointer(""));
+	assert_true(mapping_valid_json_pointer("/a"));
+	assert_true(mapping_valid_json_pointer("/a~0b/c~1d"));
+	assert_false(mapping_valid_json_pointer("a"));
+	assert_false(mapping_valid_json_pointer("/a~2"));
+	assert_false(mapping_valid_json_pointer("/a~"));
+	assert_false(mapping_valid_json_pointer("/a\nb"));
 }
 
 static void test_valid_sql_ident(void **state)
 {
-	static const struct {
-		const char *s;
-		int allow_schema;
-		int ok;
-	} cases[] = {
-		{ "person", 0, 1 }, { "_x9", 0, 1 }, { "a", 0, 1 },
-		{ "casestore.person", 1, 1 }, { "_s._t", 1, 1 },
-		{ "", 0, 0 }, { "", 1, 0 }, { "9x", 0, 0 }, { "Person", 0, 0 },
-		{ "a.b", 0, 0 }, { "a.", 1, 0 }, { ".b", 1, 0 }, { "a.b.c", 1, 0 },
-		{ "a b", 0, 0 }, { "a;", 0, 0 }, { "a-b", 0, 0 }, { "a\"b", 0, 0 },
-		{ "caf\xc3\xa9", 0, 0 }, { "a.9b", 1, 0 },
-		{ "casestore.person; drop table x", 1, 0 },
-	};
-	char max[64], over[65], qualified[128];
-
 	(void)state;
-	for (size_t i = 0; i < CS_ARRAY_LEN(cases); i++)
-		tu_assert_int_case(i, !!mapping_valid_sql_ident(cases[i].s,
-						cases[i].allow_schema), cases[i].ok);
-	/* PostgreSQL truncates identifiers at 63 bytes: longer are refused. */
-	memset(max, 'a', 63);
-	max[63] = '\0';
-	memset(over, 'a', 64);
-	over[64] = '\0';
-	assert_true(mapping_valid_sql_ident(max, 0));
-	assert_false(mapping_valid_sql_ident(over, 0));
-	snprintf(qualified, sizeof(qualified), "%s.%s", max, max);
-	assert_true(mapping_valid_sql_ident(qualified, 1));
-	snprintf(qualified, sizeof(qualified), "s.%s", over);
-	assert_false(mapping_valid_sql_ident(qualified, 1));
+	assert_true(mapping_valid_sql_ident("person", 0));
+	assert_true(mapping_valid_sql_ident("casestore.person", 1));
+	assert_false(mapping_valid_sql_ident("casestore.person", 0));
+	assert_false(mapping_valid_sql_ident("Person", 0));
+	assert_false(mapping_valid_sql_ident("1x", 0));
+	assert_false(mapping_valid_sql_ident("a;b", 0));
+	assert_false(mapping_valid_sql_ident("a.b.c", 1));
 }
 
 static void test_flows_to(void **state)
 {
-	static const struct {
-		enum field_dir dir;
-		int to_local, to_remote;
-	} cases[] = {
-		{ DIR_BOTH, 1, 1 },
-		{ DIR_TO_LOCAL, 1, 0 },
-		{ DIR_TO_REMOTE, 0, 1 },
-	};
+	struct map_field f = { 0 };
 
 	(void)state;
-	for (size_t i = 0; i < CS_ARRAY_LEN(cases); i++) {
-		struct map_field f = { .dir = cases[i].dir };
-
-		tu_assert_int_case(i, !!mapping_field_flows_to(&f, SIDE_LOCAL),
-				   cases[i].to_local);
-		tu_assert_int_case(i, !!mapping_field_flows_to(&f, SIDE_REMOTE),
-				   cases[i].to_remote);
-	}
+	f.dir = DIR_BOTH;
+	assert_true(mapping_field_flows_to(&f, SIDE_LOCAL));
+	assert_true(mapping_field_flows_to(&f, SIDE_REMOTE));
+	f.dir = DIR_PULL;
+	assert_true(mapping_field_flows_to(&f, SIDE_LOCAL));
+	assert_false(mapping_field_flows_to(&f, SIDE_REMOTE));
+	f.dir = DIR_PUSH;
+	assert_false(mapping_field_flows_to(&f, SIDE_LOCAL));
+	assert_true(mapping_field_flows_to(&f, SIDE_REMOTE));
 }
 
 static void test_names(void **state)
 {
 	(void)state;
-	assert_string_equal(mapping_type_name(FT_STRING), "string");
-	assert_string_equal(mapping_type_name(FT_DATE), "date");
-	assert_string_equal(mapping_type_name(FT_INT), "int");
-	assert_string_equal(mapping_type_name(FT_BOOL), "bool");
+	assert_string_equal(mapping_type_name(FT_DATETIME), "datetime");
+	assert_string_equal(mapping_type_name(FT_CODE), "code");
 	assert_string_equal(mapping_side_name(SIDE_LOCAL), "provider");
-	assert_string_equal(mapping_side_name(SIDE_REMOTE), "council");
+	assert_string_equal(mapping_dir_name(DIR_PULL), "pull");
+	assert_string_equal(mapping_policy_name(POLICY_MANUAL), "manual");
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_real_person_map),
-		cmocka_unit_test(test_real_set_loads),
-		cmocka_unit_test(test_bad_maps),
-		cmocka_unit_test(test_good_map_with_every_word),
-		cmocka_unit_test(test_missing_map_file),
-		cmocka_unit_test(test_set_empty_dir),
-		cmocka_unit_test(test_set_bad_names),
-		cmocka_unit_test(test_set_missing_dir),
-		cmocka_unit_test(test_set_sorted_and_checked),
+	const struct CMUnitTest shipped[] = {
+		cmocka_unit_test(test_shipped_lcs_rest),
+		cmocka_unit_test(test_shipped_cin_census),
+	};
+	const struct CMUnitTest loader[] = {
+		cmocka_unit_test(test_base_is_valid),
+		cmocka_unit_test(test_every_problem_class),
+		cmocka_unit_test(test_every_problem_listed),
+		cmocka_unit_test(test_entity_mapped_in_two_files),
+		cmocka_unit_test(test_parent_resolution),
+		cmocka_unit_test(test_lossy_mappings_warn),
+		cmocka_unit_test(test_code_list_not_one_to_one_warns),
+		cmocka_unit_test(test_bad_model),
+		cmocka_unit_test(test_missing_set),
+	};
+	const struct CMUnitTest small[] = {
 		cmocka_unit_test(test_valid_json_pointer),
 		cmocka_unit_test(test_valid_sql_ident),
 		cmocka_unit_test(test_flows_to),
 		cmocka_unit_test(test_names),
 	};
+	int rc = cmocka_run_group_tests_name("shipped mappings", shipped, NULL, NULL);
 
-	return cmocka_run_group_tests_name("mapping", tests, scratch_setup,
-					   scratch_teardown);
+	rc += cmocka_run_group_tests_name("mapping loader", loader, scratch_setup,
+					  scratch_teardown);
+	rc += cmocka_run_group_tests_name("validators", small, NULL, NULL);
+	return rc;
 }

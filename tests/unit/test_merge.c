@@ -62,8 +62,8 @@ static const enum merge_newer newers[] = { MERGE_NEWER_UNKNOWN,
 					   MERGE_NEWER_LOCAL,
 					   MERGE_NEWER_REMOTE };
 
-static const enum field_dir dirs[] = { DIR_BOTH, DIR_TO_LOCAL,
-				       DIR_TO_REMOTE };
+static const enum field_dir dirs[] = { DIR_BOTH, DIR_PULL,
+				       DIR_PUSH };
 
 #define N_SETTINGS (CS_ARRAY_LEN(dirs) * CS_ARRAY_LEN(policies) * \
 		    CS_ARRAY_LEN(owners) * CS_ARRAY_LEN(newers))
@@ -116,9 +116,9 @@ static const struct {
 	enum merge_decision local_only, remote_only, both;
 } one_way[] = {
 	/* to-local: the council writes; a provider change is reverted */
-	{ DIR_TO_LOCAL, MD_TAKE_REMOTE, MD_TAKE_REMOTE, MD_OWNER_REMOTE },
+	{ DIR_PULL, MD_TAKE_REMOTE, MD_TAKE_REMOTE, MD_OWNER_REMOTE },
 	/* to-remote: the provider writes; a council change is overwritten */
-	{ DIR_TO_REMOTE, MD_TAKE_LOCAL, MD_TAKE_LOCAL, MD_OWNER_LOCAL },
+	{ DIR_PUSH, MD_TAKE_LOCAL, MD_TAKE_LOCAL, MD_OWNER_LOCAL },
 };
 
 /* Runs every value case through f and checks the decision per shape. */
@@ -195,10 +195,10 @@ static void test_field_invariants(void **state)
 			enum side w = merge_winner(md);
 			int differ = !cs_streq(v->local, v->remote);
 
-			if (f.dir == DIR_TO_LOCAL && differ && w != SIDE_REMOTE)
+			if (f.dir == DIR_PULL && differ && w != SIDE_REMOTE)
 				fail_msg("to-local field took the provider's "
 					 "value (setting %zu, case %zu)", k, i);
-			if (f.dir == DIR_TO_REMOTE && differ && w != SIDE_LOCAL)
+			if (f.dir == DIR_PUSH && differ && w != SIDE_LOCAL)
 				fail_msg("to-remote field took the council's "
 					 "value (setting %zu, case %zu)", k, i);
 			if (!!merge_is_conflict(md) != (v->shape == SH_BOTH))
@@ -246,14 +246,14 @@ static void test_decision_properties(void **state)
 enum { F_REF, F_NAME, F_NOTE, F_PHONE, F_FLAG, F_CODE, F_SAME, NFIELDS };
 
 static struct map_field ent_fields[NFIELDS] = {
-	[F_REF] = { .name = "ref", .dir = DIR_TO_LOCAL, .owner = SIDE_REMOTE },
+	[F_REF] = { .name = "ref", .dir = DIR_PULL, .owner = SIDE_REMOTE },
 	[F_NAME] = { .name = "name", .dir = DIR_BOTH, .owner = SIDE_REMOTE,
 		     .policy = POLICY_OWNER },
 	[F_NOTE] = { .name = "note", .dir = DIR_BOTH, .owner = SIDE_LOCAL,
 		     .policy = POLICY_OWNER },
 	[F_PHONE] = { .name = "phone", .dir = DIR_BOTH, .policy = POLICY_NEWEST },
 	[F_FLAG] = { .name = "flag", .dir = DIR_BOTH, .policy = POLICY_MANUAL },
-	[F_CODE] = { .name = "code", .dir = DIR_TO_REMOTE },
+	[F_CODE] = { .name = "code", .dir = DIR_PUSH },
 	[F_SAME] = { .name = "same", .dir = DIR_BOTH },
 };
 static const struct map_entity ent = {

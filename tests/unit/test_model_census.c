@@ -322,15 +322,16 @@ static int plain_name(const char *s)
 }
 
 /* Evaluates fmt with name in it; NULL when name is not a plain name. */
-static xmlXPathObjectPtr xsd_eval(struct xsd *x, const char *fmt,
-				  const char *name)
+/* Evaluates head + name + tail (name checked to be a plain name). */
+static xmlXPathObjectPtr xsd_eval(struct xsd *x, const char *head,
+				  const char *name, const char *tail)
 {
 	char expr[256];
 	xmlXPathObjectPtr o;
 
 	if (!plain_name(name))
 		return NULL;
-	assert_true(snprintf(expr, sizeof expr, fmt, name) <
+	assert_true(snprintf(expr, sizeof expr, "%s%s%s", head, name, tail) <
 		    (int)sizeof expr);
 	o = xmlXPathEvalExpression(BAD_CAST expr, x->ctx);
 	assert_non_null(o);
@@ -345,7 +346,7 @@ static int node_count(xmlXPathObjectPtr o)
 
 static int xsd_has_element(struct xsd *x, const char *element)
 {
-	xmlXPathObjectPtr o = xsd_eval(x, "//xs:element[@name='%s']", element);
+	xmlXPathObjectPtr o = xsd_eval(x, "//xs:element[@name='", element, "']");
 	int n = node_count(o);
 
 	xmlXPathFreeObject(o);
@@ -356,8 +357,8 @@ static int xsd_has_element(struct xsd *x, const char *element)
  * when it is undeclared, untyped or declared with different types. */
 static xmlChar *xsd_element_type(struct xsd *x, const char *element)
 {
-	xmlXPathObjectPtr decl = xsd_eval(x, "//xs:element[@name='%s']",
-					  element);
+	xmlXPathObjectPtr decl = xsd_eval(x, "//xs:element[@name='",
+					  element, "']");
 	xmlChar *type = NULL;
 	int i, n = node_count(decl);
 
@@ -399,8 +400,8 @@ static json_t *xsd_element_enums(struct xsd *x, const char *element)
 
 	if (!type)
 		return NULL;
-	en = xsd_eval(x, "//xs:simpleType[@name='%s']/xs:restriction/"
-		      "xs:enumeration/@value", (const char *)type);
+	en = xsd_eval(x, "//xs:simpleType[@name='", (const char *)type,
+		      "']/xs:restriction/xs:enumeration/@value");
 	values = json_array();
 	for (i = 0; i < node_count(en); i++) {
 		xmlChar *v = xmlNodeGetContent(en->nodesetval->nodeTab[i]);

@@ -210,11 +210,14 @@ static void test_bool(void **state)
 		{ "false", "false" },
 		{ "1", "true" },
 		{ "0", "false" },
+		{ "TRUE", "true" },
+		{ "False", "false" },
+		{ "t", "true" },
+		{ "f", "false" },
 	};
 	static const struct bad bad[] = {
-		{ "TRUE", "not a boolean" },
 		{ "yes", "not a boolean" },
-		{ "t", "not a boolean" },
+		{ "T", "not a boolean" },
 		{ "", "not a boolean" },
 		{ "truex", "not a boolean" },
 		{ "01", "not a boolean" },
@@ -537,7 +540,7 @@ static void test_decode_trim_case(void **state)
 
 	f = field("disabled", FT_BOOL);
 	memset(&x, 0, sizeof(x));
-	decode_bad(&f, &x, "TRUE", "boolean", 0);
+	decode_bad(&f, &x, "YES", "boolean", 0);
 	x.tcase = CASE_LOWER;
 	decode_ok(&f, &x, "TRUE", "true", 1);
 	decode_ok(&f, &x, "False", "false", 2);

@@ -76,8 +76,7 @@ static inline void tu_write_in_dir(const char *dir, const char *name,
 		memcpy(out, path, sizeof(path));
 }
 
-/* Removes a directory made by tu_temp_dir together with the plain files in
- * it (the tests never create deeper trees). */
+/* Removes a directory made by tu_temp_dir with everything in it. */
 static inline void tu_remove_dir(const char *dir)
 {
 	DIR *dh = opendir(dir);
@@ -91,7 +90,10 @@ static inline void tu_remove_dir(const char *dir)
 			continue;
 		assert_true(snprintf(path, sizeof(path), "%s/%s", dir,
 				     de->d_name) < (int)sizeof(path));
-		assert_int_equal(unlink(path), 0);
+		if (de->d_type == DT_DIR)
+			tu_remove_dir(path);
+		else
+			assert_int_equal(unlink(path), 0);
 	}
 	closedir(dh);
 	assert_int_equal(rmdir(dir), 0);
