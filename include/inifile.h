@@ -1,4 +1,4 @@
-/* inifile.h - a strict INI reader used for casesync.conf and mapping files.
+/* inifile.h - a strict INI reader used for casesync.conf.
  *
  * Grammar: "[section]" lines, "key = value" lines, blank lines, and comment
  * lines starting with '#' or ';'. Values run to the end of the line, trimmed;
