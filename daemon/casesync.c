@@ -141,8 +141,8 @@ static int check_all_mappings(const struct config *cfg, struct diag *d,
 			continue;
 		set = mapping_set_load(cfg->mappings_dir, de->d_name, d);
 		if (set) {
-			printf("mapping set %s: %zu entities ok\n", set->name,
-			       set->nentities);
+			printf("mapping set %s: %zu entit%s ok\n", set->name,
+			       set->nentities, set->nentities == 1 ? "y" : "ies");
 			mapping_set_free(set);
 		}
 		/* The model is shared: report its problems once. */

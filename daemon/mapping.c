@@ -658,6 +658,7 @@ static void load_codelists(struct ld *l, json_t *obj)
 			continue;
 		}
 		check_keys(l, p, v, codelist_keys);
+		(void)get_str(l, p, v, "note", 0);
 		codes = get_obj(l, p, v, "codes", 1);
 		if (!codes)
 			continue;
@@ -735,6 +736,8 @@ static void load_model_field(struct ld *l, const char *p, const char *name,
 		}
 	}
 	f->multiple = get_bool(l, p, v, "multiple", 0) == 1;
+	if (f->multiple && f->type != FT_CODE)
+		err(l, p, "'multiple' applies only to code fields");
 	t = get_enum(l, p, v, "check", checks, CHECK_NONE);
 	f->check = t < 0 ? CHECK_NONE : (enum value_check)t;
 	if (f->check != CHECK_NONE && f->type != FT_STRING)
@@ -756,6 +759,7 @@ static void load_model(struct ld *l, json_t *root)
 
 	check_keys(l, "", root, model_keys);
 	check_format(l, root, MODEL_FORMAT);
+	(void)get_str(l, "", root, "$schema", 0);
 	(void)get_str(l, "", root, "note", 0);
 	cls = get_obj(l, "", root, "codelists", 1);
 	ents = get_obj(l, "", root, "entities", 1);
@@ -786,6 +790,10 @@ static void load_model(struct ld *l, json_t *root)
 		fields = get_obj(l, p, v, "fields", 1);
 		if (!fields)
 			continue;
+		if (json_object_size(fields) == 0) {
+			err(l, p, "an entity needs at least one field");
+			continue;
+		}
 		me->name = cs_strdup(name);
 		me->f = calloc(json_object_size(fields) + 1, sizeof(*me->f));
 		if (!me->name || !me->f) {
@@ -947,7 +955,8 @@ static void check_loc(struct ld *l, const char *p, enum codec_kind codec,
 		char e[200];
 		void *c = codec_xml_xpath_compile(loc, e, sizeof(e));
 		if (!c) {
-			err(l, p, "XPath does not compile: %s", e);
+			/* e names the problem ("XPath does not compile (...)"). */
+			err(l, p, "%s", e);
 			return;
 		}
 		if (writable && !codec_xml_path_writable(loc))
@@ -1373,6 +1382,10 @@ static void load_entity(struct ld *l, const char *name, json_t *v,
 	/* Resolved once every file is read (resolve_parents). */
 	parent = get_str(l, p, v, "parent", 0);
 	e->parent_name = dupe(l, parent);
+	if (parent) {
+		sub(pp, p, "parent");
+		e->parent_line = line_of(l, pp);
+	}
 
 	local = get_obj(l, p, v, "local", 1);
 	if (local) {
@@ -1452,7 +1465,15 @@ static void load_entity(struct ld *l, const char *name, json_t *v,
 				    json_string_value(fv));
 				continue;
 			}
-			e->match[e->nmatch++] = (size_t)fi;
+			for (size_t k = 0; k < e->nmatch; k++)
+				if (e->match[k] == (size_t)fi) {
+					err(l, pi, "match key '%s' is listed twice",
+					    json_string_value(fv));
+					fi = -1;
+					break;
+				}
+			if (fi >= 0)
+				e->match[e->nmatch++] = (size_t)fi;
 		}
 	}
 }
@@ -1465,6 +1486,7 @@ static void load_set_file(struct ld *l, json_t *root)
 
 	check_keys(l, "", root, set_keys);
 	check_format(l, root, SET_FORMAT);
+	(void)get_str(l, "", root, "$schema", 0);
 	(void)get_str(l, "", root, "note", 0);
 	t = get_enum(l, "", root, "codec", codecs, CODEC_JSON);
 	cls = get_obj(l, "", root, "codelists", 0);
@@ -1491,11 +1513,11 @@ static void resolve_parents(struct mapping_set *s, struct diag *d)
 			if (j != i && !strcmp(s->entities[j].name, pname))
 				p = &s->entities[j];
 		if (!p)
-			diag_add(d, e->file, e->line, "/entities/%s/parent: parent "
+			diag_add(d, e->file, e->parent_line, "/entities/%s/parent: parent "
 				 "entity '%s' is not mapped in this set", e->name,
 				 pname);
 		else if (p->codec != e->codec)
-			diag_add(d, e->file, e->line, "/entities/%s/parent: a "
+			diag_add(d, e->file, e->parent_line, "/entities/%s/parent: a "
 				 "child entity must use its parent's codec", e->name);
 		e->parent = p;
 	}
@@ -1507,7 +1529,7 @@ static void resolve_parents(struct mapping_set *s, struct diag *d)
 		for (; a && depth <= s->nentities; a = a->parent)
 			depth++;
 		if (a) {
-			diag_add(d, e->file, e->line, "/entities/%s/parent: "
+			diag_add(d, e->file, e->parent_line, "/entities/%s/parent: "
 				 "parents form a cycle", e->name);
 			e->parent = NULL;	/* so nothing walks the cycle */
 			continue;

@@ -116,6 +116,7 @@ struct map_entity {
 	/* Nested collections: a child entity lives inside its parent's
 	 * council record at items_loc (relative to the parent record). */
 	char *parent_name;
+	int parent_line;
 	struct map_entity *parent;
 	char *items_loc;
 	void *items_xpath;	/* compiled, xml codec */

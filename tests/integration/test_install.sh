@@ -16,7 +16,8 @@ grep -q "^dir = /opt/cs/share/casesync/mappings$" "$dest/etc/casesync/casesync.c
 ok $? "the sample config points at the installed mappings"
 "$dest/opt/cs/bin/casesync" --version | grep -q '^casesync '
 ok $? "the installed tool runs"
-[ -f "$dest/opt/cs/share/man/man8/casesyncd.8" ] && [ -f "$dest/opt/cs/share/man/man1/casesync.1" ]
+[ -f "$dest/opt/cs/share/man/man8/casesyncd.8" ] && [ -f "$dest/opt/cs/share/man/man1/casesync.1" ] &&
+	[ -f "$dest/opt/cs/share/man/man5/casesync-mapping.5" ]
 ok $? "the man pages are installed"
 [ ! -e /opt/cs ]
 ok $? "nothing was written outside DESTDIR"

@@ -265,6 +265,10 @@ static const struct bad_case bad_cases[] = {
 	{ 7, "      \"match\": [\"n\"],",
 	  "t.json:7: /entities/thing/match/0: match key 'n' is not a mapped "
 	  "field", 0 },
+	{ 7, "      \"match\": [\"a\", \"a\"],",
+	  "t.json:7: /entities/thing/match/1: match key 'a' is listed twice", 0 },
+	{ 2, "  \"format\": \"casesync-mapping/1\", \"$schema\": 5,",
+	  "t.json:2: /$schema: '$schema' must be a string", 0 },
 	/* names not in the canonical model */
 	{ 4, "    \"widget\": {",
 	  "t.json:4: /entities/widget: unknown entity 'widget' (not in the "
@@ -433,7 +437,7 @@ static void test_parent_resolution(void **state)
 	diag_init(&d);
 	set = mapping_set_load(s->dir, "s", &d);
 	assert_null(set);
-	snprintf(want, sizeof(want), "%s/p.json:4: /entities/part/parent: "
+	snprintf(want, sizeof(want), "%s/p.json:5: /entities/part/parent: "
 		 "parent entity 'thing' is not mapped in this set", s->set);
 	assert_string_equal(diag_first(&d), want);
 	diag_free(&d);

@@ -155,7 +155,9 @@ static void test_model_top_level(void **state)
 
 	assert_string_equal(str_member(m, "format"), "casesync-model/1");
 	assert_non_null(str_member(m, "note"));
-	assert_int_equal(json_object_size(m), 4);
+	/* format, note, codelists, entities and the editors' $schema. */
+	assert_string_equal(str_member(m, "$schema"), "model.schema.json");
+	assert_int_equal(json_object_size(m), 5);
 
 	cls = json_object_get(m, "codelists");
 	assert_true(json_is_object(cls));
