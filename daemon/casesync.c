@@ -252,7 +252,7 @@ static int cmd_mapping(const struct options *o, int argc, char **argv)
 	const struct map_entity *e;
 	struct record *r = NULL;
 	struct diag d;
-	char *data = NULL, *out = NULL, err[512];
+	char *data = NULL, *out = NULL, err[512] = "out of memory";
 	size_t len = 0;
 	enum side side;
 

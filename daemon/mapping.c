@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 
+#include "codec_json.h"
 #include "codec_xml.h"
 #include "transform.h"
 
@@ -125,20 +128,51 @@ static void scan_string(struct scan *s, char *out, size_t outsz)
 		s->p++;	/* closing quote */
 }
 
+/* Consumes one value without recording positions (past the depth the
+ * positions are kept for): brackets counted, strings respected. */
+static void scan_skip(struct scan *s)
+{
+	int depth = 0;
+
+	do {
+		scan_ws(s);
+		if (s->p >= s->end)
+			return;
+		if (*s->p == '"') {
+			scan_string(s, NULL, 0);
+		} else if (*s->p == '{' || *s->p == '[') {
+			depth++;
+			s->p++;
+		} else if (*s->p == '}' || *s->p == ']') {
+			depth--;
+			s->p++;
+		} else if (*s->p == ',' || *s->p == ':') {
+			s->p++;
+		} else {
+			while (s->p < s->end && !strchr(",:]}[{\" \t\r\n", *s->p))
+				s->p++;
+		}
+	} while (depth > 0);
+}
+
 static void scan_value(struct scan *s, char *path, size_t plen, int depth)
 {
 	scan_ws(s);
-	if (s->p >= s->end || depth > 64)
+	if (s->p >= s->end || s->oom)
 		return;
+	if (depth > 64) {
+		scan_skip(s);
+		return;
+	}
 	if (*s->p == '{' || *s->p == '[') {
 		int obj = *s->p == '{';
 		size_t i = 0;
 		s->p++;
 		for (;;) {
-			char seg[256];
+			char seg[PTR_MAX];
 			int line;
 			scan_ws(s);
-			if (s->p >= s->end)
+			if (s->p >= s->end || s->oom)
 				return;
 			if (*s->p == '}' || *s->p == ']') {
 				s->p++;
@@ -179,6 +213,15 @@ static void scan_value(struct scan *s, char *path, size_t plen, int depth)
 		s->p++;
 }
 
+static int jpos_cmp(const void *a, const void *b)
+{
+	const struct jpos *x = a, *y = b;
+	int c = strcmp(x->ptr, y->ptr);
+
+	/* The first occurrence wins (a truncated path repeats its parent). */
+	return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
 static int pos_build(struct jposmap *m, const char *text, size_t len)
 {
 	char path[PTR_MAX] = "";
@@ -186,7 +229,24 @@ static int pos_build(struct jposmap *m, const char *text, size_t len)
 
 	pos_add(&s, "", 1);
 	scan_value(&s, path, 0, 0);
+	if (m->n > 1)
+		qsort(m->v, m->n, sizeof(*m->v), jpos_cmp);
 	return s.oom ? CS_ENOMEM : 0;
+}
+
+static int pos_find(const struct jposmap *m, const char *ptr)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->v[mid].ptr, ptr);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->n && !strcmp(m->v[lo].ptr, ptr) ? m->v[lo].line : -1;
 }
 
 /* ---------------------------------------------------------------------
@@ -235,9 +295,9 @@ static int line_of(struct ld *l, const char *ptr)
 	cs_strlcpy(buf, ptr, sizeof(buf));
 	for (;;) {
 		char *slash;
-		for (size_t i = 0; i < l->pos.n; i++)
-			if (!strcmp(l->pos.v[i].ptr, buf))
-				return l->pos.v[i].line;
+		int line = pos_find(&l->pos, buf);
+		if (line >= 0)
+			return line;
 		slash = strrchr(buf, '/');
 		if (!slash)
 			return 0;
@@ -256,18 +316,6 @@ static void CS_PRINTF(3, 4) err(struct ld *l, const char *ptr,
 	va_end(ap);
 	diag_add(l->d, l->file, line_of(l, ptr), "%s: %s", *ptr ? ptr : "/",
 		 msg);
-}
-
-static void CS_PRINTF(3, 4) warn(struct ld *l, const char *ptr,
-				 const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	diag_warn(l->d, l->file, line_of(l, ptr), "%s: %s", ptr, msg);
 }
 
 /* ptr + "/" + key (escaped); static rotating buffers are not used so that
@@ -567,7 +615,10 @@ int mapping_code_index(const struct codelist *cl, const char *code)
 
 static json_t *read_json(struct ld *l)
 {
-	FILE *f = fopen(l->file, "rb");
+	/* Non-blocking open so a FIFO named *.json cannot hang the loader;
+	 * fstat then refuses anything but a regular file. */
+	int fd = open(l->file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
 	char *text;
 	size_t len;
 	json_t *root;
@@ -575,6 +626,8 @@ static json_t *read_json(struct ld *l)
 	struct stat st;
 
 	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		diag_add(l->d, l->file, 0, "cannot be opened");
 		return NULL;
 	}
@@ -912,9 +965,18 @@ static void load_xlates(struct ld *l, json_t *obj)
 					continue;
 				}
 				if (!json_is_string(val) ||
-				    json_string_length(val) == 0) {
+				    json_string_length(val) == 0 ||
+				    json_string_length(val) !=
+				    strlen(json_string_value(val))) {
 					err(l, pk, "a translation must be a "
 					    "non-empty string");
+					continue;
+				}
+				if (side == SIDE_LOCAL &&
+				    strchr(json_string_value(val), ',')) {
+					err(l, pk, "a provider-side code cannot "
+					    "contain ',' (lists of codes are stored "
+					    "','-separated)");
 					continue;
 				}
 				x->side[side][i] = cs_strdup(json_string_value(val));
@@ -946,9 +1008,32 @@ static void check_loc(struct ld *l, const char *p, enum codec_kind codec,
 		      const char *loc, int writable, void **comp)
 {
 	if (codec == CODEC_JSON) {
-		if (!*loc || !mapping_valid_json_pointer(loc))
+		const char *seg = loc;
+		int n = 0;
+
+		if (!*loc || !mapping_valid_json_pointer(loc)) {
 			err(l, p, "not a valid JSON Pointer (RFC 6901, starting "
 			    "with '/')");
+			return;
+		}
+		while (seg && *seg) {
+			const char *next = strchr(seg + 1, '/');
+			size_t len = next ? (size_t)(next - seg - 1) : strlen(seg + 1);
+			int numeric = len > 0 && strspn(seg + 1, "0123456789") >= len;
+
+			if (++n > CODEC_JSON_MAX_DEPTH || len > 255) {
+				err(l, p, "JSON Pointer longer than %d segments or "
+				    "with a segment over 255 bytes",
+				    CODEC_JSON_MAX_DEPTH);
+				return;
+			}
+			if (writable && (numeric || (len == 1 && seg[1] == '-'))) {
+				err(l, p, "a location written to the council cannot "
+				    "address an array element");
+				return;
+			}
+			seg = next;
+		}
 		return;
 	}
 	{
@@ -1073,19 +1158,53 @@ static void load_field(struct ld *l, const char *p, const char *name,
 		char pr[PTR_MAX];
 		sub(pr, p, "remote");
 		load_xform(l, pr, rv, f, 0, &f->remote_x, &f->remote_loc);
-		if (f->remote_loc && json_is_object(rv))
-			sub(pr, pr, "path");
+		if (f->remote_loc && json_is_object(rv)) {
+			char tmp[PTR_MAX];
+			cs_strlcpy(tmp, pr, sizeof(tmp));
+			sub(pr, tmp, "path");
+		}
 		if (f->remote_loc)
 			check_loc(l, pr, e->codec, f->remote_loc,
 				  mapping_field_flows_to(f, SIDE_REMOTE),
 				  e->codec == CODEC_XML ? &f->remote_xpath : NULL);
 	}
-	if (f->type == FT_CODE && f->codelist) {
-		const struct xlate *x =
-			&l->m->x[f->codelist - l->set->codelists];
-		f->local_x.codes = x->side[SIDE_LOCAL];
-		f->remote_x.codes = x->side[SIDE_REMOTE];
-	}
+	/* Code translations are bound once every file is read
+	 * (bind_codes): a set may define them in any of its files. */
+}
+
+/* A location without a final "/text()" or a leading "./" (they address
+ * the same element). */
+static size_t loc_len(const char *loc)
+{
+	size_t n = strlen(loc);
+
+	if (n >= 7 && !strcmp(loc + n - 7, "/text()"))
+		n -= 7;
+	return n;
+}
+
+static const char *loc_start(const char *loc)
+{
+	return !strncmp(loc, "./", 2) ? loc + 2 : loc;
+}
+
+static int same_loc(const char *a, const char *b)
+{
+	const char *x = loc_start(a), *y = loc_start(b);
+	size_t n = loc_len(x);
+
+	return n == loc_len(y) && !strncmp(x, y, n);
+}
+
+/* Whether inner lies strictly inside outer ("/a" contains "/a/b"). */
+static int loc_inside(const char *inner, const char *outer)
+{
+	const char *x = loc_start(inner), *y = loc_start(outer);
+	size_t n = loc_len(y);
+
+	if (!strcmp(y, "."))
+		return 0;
+	return loc_len(x) > n && !strncmp(x, y, n) && x[n] == '/';
 }
 
 /* Two fields may share a location only as the two halves of one split. */
@@ -1121,12 +1240,29 @@ static void check_field_uses(struct ld *l, const char *pf, struct map_entity *e)
 					    "by field '%s'", a->local_col, b->name);
 			}
 			if (a->remote_loc && b->remote_loc &&
-			    !strcmp(a->remote_loc, b->remote_loc)) {
+			    same_loc(a->remote_loc, b->remote_loc)) {
 				rshare++;
 				if (j < i && !split_pair(&a->remote_x, &b->remote_x))
 					err(l, pa, "location '%s' is already mapped "
 					    "by field '%s'", a->remote_loc, b->name);
+			} else if (a->remote_loc && b->remote_loc &&
+				   mapping_field_flows_to(a, SIDE_REMOTE) &&
+				   loc_inside(b->remote_loc, a->remote_loc)) {
+				err(l, pa, "location '%s' contains field '%s''s "
+				    "location '%s'", a->remote_loc, b->name,
+				    b->remote_loc);
 			}
+			if (j < i && ((a->local_x.split_sep &&
+				       b->local_x.split_sep &&
+				       !strcmp(a->local_col, b->local_col)) ||
+				      (a->remote_x.split_sep &&
+				       b->remote_x.split_sep &&
+				       same_loc(a->remote_loc, b->remote_loc))) &&
+			    (a->dir != b->dir || a->owner != b->owner ||
+			     a->policy != b->policy))
+				err(l, pa, "the two parts of a split (with field "
+				    "'%s') must have the same direction, owner and "
+				    "policy", b->name);
 		}
 		if (a->local_x.split_sep && lshare == 0)
 			err(l, pa, "a split needs its other part mapped to the "
@@ -1134,15 +1270,6 @@ static void check_field_uses(struct ld *l, const char *pf, struct map_entity *e)
 		if (a->remote_x.split_sep && rshare == 0)
 			err(l, pa, "a split needs its other part mapped to the "
 			    "same location");
-		if (a->dir == DIR_BOTH) {
-			const char *why;
-			if ((why = xform_lossy(a, &a->local_x)))
-				warn(l, pa, "field '%s' cannot round-trip "
-				     "(provider side): %s", a->name, why);
-			if ((why = xform_lossy(a, &a->remote_x)))
-				warn(l, pa, "field '%s' cannot round-trip "
-				     "(council side): %s", a->name, why);
-		}
 	}
 }
 
@@ -1202,16 +1329,22 @@ static void load_order(struct ld *l, const char *p, json_t *o,
 		}
 		e->order_parent[e->norder] = dupe(l, parent);
 		e->order_children[e->norder++] = names;
-		json_array_foreach(list, i, n) {
-			char pi[PTR_MAX];
-			char idx[24];
-			snprintf(idx, sizeof(idx), "%zu", i);
-			sub(pi, pp, idx);
-			if (!json_is_string(n) || !valid_element(json_string_value(n))) {
-				err(l, pi, "not an XML element name");
-				continue;
+		{
+			size_t k = 0;
+			json_array_foreach(list, i, n) {
+				char pi[PTR_MAX];
+				char idx[24];
+				snprintf(idx, sizeof(idx), "%zu", i);
+				sub(pi, pp, idx);
+				if (!json_is_string(n) ||
+				    !valid_element(json_string_value(n))) {
+					err(l, pi, "not an XML element name");
+					continue;
+				}
+				/* No gaps: the list is NULL-terminated. */
+				if ((names[k] = dupe(l, json_string_value(n))))
+					k++;
 			}
-			names[i] = dupe(l, json_string_value(n));
 		}
 	}
 }
@@ -1229,6 +1362,12 @@ static void load_remote(struct ld *l, const char *p, json_t *r,
 			sub(pp, p, "items");
 			check_loc(l, pp, e->codec, e->items_loc, 1,
 				  e->codec == CODEC_XML ? &e->items_xpath : NULL);
+			if (e->codec == CODEC_XML &&
+			    (strchr(e->items_loc, '@') ||
+			     strstr(e->items_loc, "text()") ||
+			     !strcmp(e->items_loc, ".")))
+				err(l, pp, "items must be element steps (each item "
+				    "is an element)");
 		}
 		if (e->codec == CODEC_XML && (o = get_obj(l, p, r, "order", 0))) {
 			sub(pp, p, "order");
@@ -1512,7 +1651,10 @@ static void resolve_parents(struct mapping_set *s, struct diag *d)
 		for (size_t j = 0; j < s->nentities; j++)
 			if (j != i && !strcmp(s->entities[j].name, pname))
 				p = &s->entities[j];
-		if (!p)
+		if (!strcmp(pname, e->name))
+			diag_add(d, e->file, e->parent_line, "/entities/%s/parent: "
+				 "an entity cannot be its own parent", e->name);
+		else if (!p)
 			diag_add(d, e->file, e->parent_line, "/entities/%s/parent: parent "
 				 "entity '%s' is not mapped in this set", e->name,
 				 pname);
@@ -1545,6 +1687,80 @@ static void resolve_parents(struct mapping_set *s, struct diag *d)
 			p->children = c;
 			p->children[p->nchildren++] = e;
 		}
+	}
+}
+
+/* Binds each code field to its set's translations, then checks what needs
+ * the whole set: case folding that makes codes unreadable, and fields
+ * mapped both ways that cannot round-trip (warnings). */
+static void bind_codes(struct mapping_set *s, struct diag *d)
+{
+	const struct model *m = s->model;
+
+	for (size_t i = 0; i < s->nentities; i++) {
+		struct map_entity *e = &s->entities[i];
+
+		for (size_t k = 0; k < e->nfields; k++) {
+			struct map_field *f = &e->fields[k];
+			struct map_xform *xs[2] = { &f->local_x, &f->remote_x };
+			const char *why;
+
+			if (!f->name)
+				continue;
+			if (f->type == FT_CODE && f->codelist && m->x) {
+				const struct xlate *x =
+					&m->x[f->codelist - s->codelists];
+				f->local_x.codes = x->side[SIDE_LOCAL];
+				f->remote_x.codes = x->side[SIDE_REMOTE];
+			}
+			for (int side = 0; side < 2; side++) {
+				const struct map_xform *x = xs[side];
+				const char *sname = side == SIDE_LOCAL ?
+					"provider side" : "council side";
+
+				if (f->type == FT_CODE && f->codelist &&
+				    x->tcase != CASE_KEEP) {
+					for (size_t c = 0; c < f->codelist->n; c++) {
+						const char *v = x->codes && x->codes[c] ?
+							x->codes[c] : f->codelist->codes[c];
+						int bad = 0;
+						for (const char *q = v; *q; q++)
+							bad |= x->tcase == CASE_UPPER ?
+								(*q >= 'a' && *q <= 'z') :
+								(*q >= 'A' && *q <= 'Z');
+						if (bad) {
+							diag_add(d, e->file, f->line,
+								 "/entities/%s/fields/%s: "
+								 "case folding (%s) makes "
+								 "code '%s' unreadable",
+								 e->name, f->name, sname, v);
+							break;
+						}
+					}
+				}
+				if (f->dir == DIR_BOTH && (why = xform_lossy(f, x)))
+					diag_warn(d, e->file, f->line,
+						  "/entities/%s/fields/%s: field "
+						  "'%s' cannot round-trip (%s): %s",
+						  e->name, f->name, f->name, sname,
+						  why);
+			}
+		}
+		/* A field location inside a child collection's items. */
+		for (size_t c = 0; c < e->nchildren; c++)
+			for (size_t k = 0; k < e->nfields; k++) {
+				const struct map_field *f = &e->fields[k];
+				const char *items = e->children[c]->items_loc;
+				if (f->remote_loc && items &&
+				    (same_loc(f->remote_loc, items) ||
+				     loc_inside(f->remote_loc, items) ||
+				     loc_inside(items, f->remote_loc)))
+					diag_add(d, e->file, f->line,
+						 "/entities/%s/fields/%s: location "
+						 "'%s' overlaps the items of child "
+						 "entity '%s'", e->name, f->name,
+						 f->remote_loc, e->children[c]->name);
+			}
 	}
 }
 
@@ -1671,6 +1887,8 @@ struct mapping_set *mapping_set_load(const char *mappings_dir,
 	}
 	free(files);
 	resolve_parents(s, d);
+	if (d->total == before)
+		bind_codes(s, d);
 	if (d->total > before) {
 		mapping_set_free(s);
 		return NULL;

@@ -269,6 +269,12 @@ static const struct bad_case bad_cases[] = {
 	  "t.json:7: /entities/thing/match/1: match key 'a' is listed twice", 0 },
 	{ 2, "  \"format\": \"casesync-mapping/1\", \"$schema\": 5,",
 	  "t.json:2: /$schema: '$schema' must be a string", 0 },
+	{ 9, "        \"a\": {\"local\": \"a\", \"remote\": \"/a/0\"},",
+	  "t.json:9: /entities/thing/fields/a/remote: a location written to "
+	  "the council cannot address an array element", 0 },
+	{ 10, "        \"d\": {\"local\": \"d\", \"remote\": \"/a/d\"}",
+	  "t.json:9: /entities/thing/fields/a: location '/a' contains field "
+	  "'d''s location '/a/d'", 0 },
 	/* names not in the canonical model */
 	{ 4, "    \"widget\": {",
 	  "t.json:4: /entities/widget: unknown entity 'widget' (not in the "
@@ -542,6 +548,79 @@ static void test_code_list_not_one_to_one_warns(void **state)
 	diag_free(&d);
 }
 
+/* Problems that need the whole set, and inputs that once hung the loader. */
+static void test_set_wide_checks(void **state)
+{
+	struct scratch *s = *state;
+	static const char entity[] =
+		"{\n"
+		"  \"format\": \"casesync-mapping/1\",\n"
+		"  \"entities\": {\n"
+		"    \"thing\": {\n"
+		"      \"local\": {\"table\": \"s.thing\", \"key\": \"id\"},\n"
+		"      \"remote\": {\"collection\": \"things\"},\n"
+		"      \"match\": [\"a\"],\n"
+		"      \"fields\": {\n"
+		"        \"a\": {\"local\": \"full\", \"remote\": {\"path\": \"/n\", \"split\": {\"separator\": \" \", \"part\": \"first\"}}},\n"
+		"        \"b\": {\"local\": \"b\", \"remote\": {\"path\": \"/n\", \"split\": {\"separator\": \" \", \"part\": \"rest\"}}, \"direction\": \"push\"},\n"
+		"        \"c\": {\"local\": \"c\", \"remote\": {\"path\": \"/c\", \"case\": \"lower\"}}\n"
+		"      }\n"
+		"    }\n"
+		"  }\n"
+		"}\n";
+	char path[TU_PATH_MAX], later[TU_PATH_MAX], deep[8192];
+	struct diag d;
+	struct mapping_set *set;
+
+	/* A translation in a file read after the entity's still binds. */
+	tu_write_in_dir(s->set, "u.json", "{\"format\": \"casesync-mapping/1\", "
+			"\"codelists\": {\"colour\": {\"remote\": {\"R\": \"rot\"}}}}",
+			later);
+	set = load_text(s, entity, &d, path);
+	assert_null(set);
+	/* Split halves with different directions; lower-casing codes "R". */
+	assert_true(tu_diag_at(&d, path, 10, "the two parts of a split (with "
+			       "field 'a') must have the same direction"));
+	diag_free(&d);
+	{
+		char fixed[sizeof(entity) + 16];
+		char *p;
+		cs_strlcpy(fixed, entity, sizeof(fixed));
+		p = strstr(fixed, ", \"direction\": \"push\"");
+		memmove(p, p + 21, strlen(p + 21) + 1);
+		set = load_text(s, fixed, &d, path);
+	}
+	assert_null(set);
+	assert_true(tu_diag_at(&d, path, 11, "case folding (council side) makes "
+			       "code 'G' unreadable"));
+	diag_free(&d);
+	unlink(later);
+
+	/* A provider-side code with ',' would break lists of codes. */
+	variant(deep, sizeof(deep), 2, "  \"format\": \"casesync-mapping/1\", "
+		"\"codelists\": {\"colour\": {\"local\": {\"R\": \"r,ed\"}}},");
+	set = load_text(s, deep, &d, path);
+	assert_null(set);
+	assert_true(tu_diag_at(&d, path, 2, "a provider-side code cannot contain"));
+	diag_free(&d);
+
+	/* Nesting far deeper than positions are kept for: an error, promptly. */
+	{
+		char *p = deep;
+		p += sprintf(p, "{\"format\": \"casesync-mapping/1\", \"note\": ");
+		for (int i = 0; i < 300; i++)
+			*p++ = i % 2 ? '[' : '[';
+		*p++ = '1';
+		for (int i = 0; i < 300; i++)
+			*p++ = ']';
+		strcpy(p, "}\n");
+	}
+	set = load_text(s, deep, &d, path);
+	assert_null(set);
+	assert_true(tu_diag_has(&d, "'note' must be a string"));
+	diag_free(&d);
+}
+
 static void test_bad_model(void **state)
 {
 	struct scratch *s = *state;
@@ -648,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_parent_resolution),
 		cmocka_unit_test(test_lossy_mappings_warn),
 		cmocka_unit_test(test_code_list_not_one_to_one_warns),
+		cmocka_unit_test(test_set_wide_checks),
 		cmocka_unit_test(test_bad_model),
 		cmocka_unit_test(test_missing_set),
 	};
