@@ -44,6 +44,17 @@ static int parse_xml(const struct map_entity *e, const char *data,
 			return rc;
 		}
 	}
+	if (!e->records_loc && e->items_loc && node) {
+		/* A child alone: its element is the last step of its items. */
+		const char *want = strrchr(e->items_loc, '/');
+		want = want ? want + 1 : e->items_loc;
+		if (strcmp((const char *)node->name, want)) {
+			snprintf(err, errsz, "entity %s: expected a <%s> element",
+				 e->name, want);
+			xmlFreeDoc(doc);
+			return CS_EINVAL;
+		}
+	}
 	rc = codec_xml_decode_record(e, node, out, err, errsz);
 	xmlFreeDoc(doc);
 	return rc;

@@ -134,6 +134,11 @@ $CS -c "$T/c.conf" mapping render --mapping cin-census --entity person --from re
 rc=$?
 [ $rc -eq 1 ] && grep -q 'DOCTYPE not allowed' "$T/e3" && ! grep -q 'root:' "$T/e3"
 ok $? "an XML payload with a DOCTYPE is refused"
+printf '<CINdetails><CINreferralDate>2020-01-02</CINreferralDate><ReferralSource>1A</ReferralSource><ReferralNFA>0</ReferralNFA></CINdetails>' >"$T/ref.xml"
+$CS -c "$T/c.conf" mapping render --mapping cin-census --entity referral --from remote "$T/ref.xml" >"$T/ref.json" 2>/dev/null &&
+	printf '<Child/>' | $CS -c "$T/c.conf" mapping render --mapping cin-census --entity referral --from remote - >/dev/null 2>"$T/e6"
+is "$?|$(pyget "$T/ref.json" "d['referral_date'], d['no_further_action']")|$(grep -c 'expected a <CINdetails> element' "$T/e6")" \
+	"1|2020-01-02 false|1" "a child entity renders alone from its own element, and refuses another"
 $CS -c "$T/c.conf" mapping render --entity nosuch --from local "$T/row.json" >/dev/null 2>"$T/e4"
 is "$?|$(grep -c "no entity 'nosuch'" "$T/e4")" "1|1" "an unknown entity: exit 1"
 $CS -c "$T/c.conf" mapping render --entity person --from local "$T/missing.json" >/dev/null 2>"$T/e5"
