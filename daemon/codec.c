@@ -26,7 +26,7 @@ void codec_vals_free(char **vals, size_t n)
 
 static int join_list(char **items, size_t n, char **out)
 {
-	size_t len = 1;
+	size_t len = 1, o = 0;
 	char *s;
 
 	for (size_t i = 0; i < n; i++)
@@ -34,12 +34,14 @@ static int join_list(char **items, size_t n, char **out)
 	s = malloc(len);
 	if (!s)
 		return CS_ENOMEM;
-	s[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
+		size_t k = strlen(items[i]);
 		if (i)
-			strcat(s, ",");
-		strcat(s, items[i]);
+			s[o++] = ',';
+		memcpy(s + o, items[i], k);
+		o += k;
 	}
+	s[o] = '\0';
 	*out = s;
 	return CS_OK;
 }
