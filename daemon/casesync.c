@@ -43,6 +43,73 @@ static int wants_help(int argc, char **argv)
 	return 0;
 }
 
+/* Change capture follows the mappings: every mapped table gets it, and a
+ * table no longer mapped loses it. */
+static int install_captures(struct store *s, const struct config *cfg)
+{
+	struct diag d;
+	struct mapping_set *set;
+	struct capture_info *have = NULL;
+	size_t nhave = 0;
+	int rc = CS_EIO;
+
+	diag_init(&d);
+	set = mapping_set_load(cfg->mappings_dir, cfg->mappings_use, &d);
+	if (!set) {
+		diag_print(&d, stderr);
+		diag_free(&d);
+		return CS_EINVAL;
+	}
+	diag_free(&d);
+	for (size_t i = 0; i < set->nentities; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(set->entities[i].local_table,
+				    set->entities[j].local_table)) {
+				fprintf(stderr, "casesync: entities %s and %s both map "
+					"table %s; change capture needs one entity "
+					"per table\n", set->entities[j].name,
+					set->entities[i].name,
+					set->entities[i].local_table);
+				goto out;
+			}
+	/* All of it or none of it. */
+	if (store_begin(s, 0))
+		goto out;
+	if (store_captures_stale(s, set, &have, &nhave))
+		goto out;
+	for (size_t k = 0; k < nhave; k++) {
+		if (store_remove_capture(s, have[k].table)) {
+			fprintf(stderr, "casesync: cannot remove change capture from "
+				"%s\n", have[k].table);
+			goto out;
+		}
+		printf("change capture removed from %s (entity %s is no longer "
+		       "mapped there)\n", have[k].table, have[k].entity);
+	}
+	for (size_t i = 0; i < set->nentities; i++) {
+		const struct map_entity *e = &set->entities[i];
+
+		if (store_install_capture(s, e)) {
+			fprintf(stderr, "casesync: cannot install change capture on %s "
+				"(entity %s): does the table exist, with every mapped "
+				"column, and may this role alter it?\n",
+				e->local_table, e->name);
+			goto out;
+		}
+		printf("change capture on %s (entity %s)\n", e->local_table,
+		       e->name);
+	}
+	if (store_commit(s))
+		goto out;
+	rc = CS_OK;
+out:
+	if (rc)
+		store_rollback(s);
+	store_captures_free(have, nhave);
+	mapping_set_free(set);
+	return rc;
+}
+
 static int cmd_migrate(const struct options *o, int argc, char **argv)
 {
 	struct config *cfg;
@@ -54,8 +121,11 @@ static int cmd_migrate(const struct options *o, int argc, char **argv)
 		printf("usage: casesync migrate [--with-demo-store]\n\n"
 		       "Installs or upgrades schema casesync (transactional and\n"
 		       "idempotent), and with --with-demo-store the reference provider\n"
-		       "store casestore. When mappings.use is set, installs the change\n"
-		       "capture trigger on every mapped table.\n");
+		       "store casestore, and the roles casesync_daemon, casesync_auditor\n"
+		       "and casesync_datalead. When mappings.use is set, installs change\n"
+		       "capture and the roles' grants on every mapped table, and removes\n"
+		       "them from tables no longer mapped. Run it as the owner of the\n"
+		       "schemas, with CREATEROLE (docs/database.md).\n");
 		return 0;
 	}
 	for (int i = 0; i < argc; i++) {
@@ -81,34 +151,8 @@ static int cmd_migrate(const struct options *o, int argc, char **argv)
 		goto out;
 	if (demo && migrate_component(s, "casestore", stdout))
 		goto out;
-	if (*cfg->mappings_use) {
-		struct diag d;
-		struct mapping_set *set;
-
-		diag_init(&d);
-		set = mapping_set_load(cfg->mappings_dir, cfg->mappings_use, &d);
-		if (!set) {
-			diag_print(&d, stderr);
-			diag_free(&d);
-			goto out;
-		}
-		diag_free(&d);
-		for (size_t i = 0; i < set->nentities; i++) {
-			if (!engine_syncs(&set->entities[i]))
-				continue;
-			if (store_install_capture(s, &set->entities[i])) {
-				fprintf(stderr, "casesync: cannot install change capture "
-					"on %s (entity %s)\n",
-					set->entities[i].local_table,
-					set->entities[i].name);
-				mapping_set_free(set);
-				goto out;
-			}
-			printf("change capture on %s (entity %s)\n",
-			       set->entities[i].local_table, set->entities[i].name);
-		}
-		mapping_set_free(set);
-	}
+	if (*cfg->mappings_use && install_captures(s, cfg))
+		goto out;
 	rc = 0;
 out:
 	store_close(s);

@@ -109,7 +109,22 @@ fail:
 	return CS_EINVAL;
 }
 
-static struct store *connect_db(const struct config *cfg)
+/* Capture must be installed as the mappings want it, or local changes
+ * would be missed without a word. */
+static int captures_ready(struct store *s, const struct mapping_set *maps)
+{
+	char err[512];
+
+	for (size_t i = 0; i < maps->nentities; i++)
+		if (store_capture_check(s, &maps->entities[i], err, sizeof(err))) {
+			log_error("capture_not_ready", "problem=\"%s\"", err);
+			return CS_EINVAL;
+		}
+	return CS_OK;
+}
+
+static struct store *connect_db(const struct config *cfg,
+				const struct mapping_set *maps)
 {
 	char err[512];
 	struct store *s = store_connect(cfg->db_conninfo,
@@ -125,7 +140,18 @@ static struct store *connect_db(const struct config *cfg)
 		store_close(s);
 		return NULL;
 	}
-	if (store_run(s, "listen", "LISTEN casesync_changes", 0, NULL)) {
+	if (store_check_role(s, err, sizeof(err))) {
+		if (!cfg->db_allow_privileged_role) {
+			log_error("db_role_refused", "problem=\"%s\" action=\"set "
+				  "database.allow_privileged_role = true only for "
+				  "development\"", err);
+			store_close(s);
+			return NULL;
+		}
+		log_warn("db_role_privileged", "problem=\"%s\"", err);
+	}
+	if (captures_ready(s, maps) ||
+	    store_run(s, "listen", "LISTEN casesync_changes", 0, NULL)) {
 		store_close(s);
 		return NULL;
 	}
@@ -165,13 +191,20 @@ static int wait_for_work(struct store *s, long seconds)
 	}
 }
 
-static void reload(const struct options *o, struct runtime *rt)
+static void reload(const struct options *o, struct runtime *rt,
+		   struct store *db)
 {
 	struct runtime next;
 
 	log_info("reload_started", "config=%s", rt->cfg->path);
 	if (runtime_load(o, rt->cfg, &next)) {
 		log_error("reload_failed", "action=\"kept the running config\"");
+		return;
+	}
+	if (db && PQstatus(db->conn) == CONNECTION_OK &&
+	    captures_ready(db, next.maps)) {
+		log_error("reload_failed", "action=\"kept the running config\"");
+		runtime_free(&next);
 		return;
 	}
 	runtime_free(rt);
@@ -208,11 +241,11 @@ static int run(const struct options *o, int once)
 
 		if (reload_requested) {
 			reload_requested = 0;
-			reload(o, &rt);
+			reload(o, &rt, db);
 		}
 		if (!db || PQstatus(db->conn) != CONNECTION_OK) {
 			store_close(db);
-			db = connect_db(rt.cfg);
+			db = connect_db(rt.cfg, rt.maps);
 			if (!db) {
 				if (once)
 					break;

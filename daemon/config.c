@@ -30,6 +30,8 @@ static const struct cfg_key keys[] = {
 	{ "database", "conninfo", CFG_STR, OFF(db_conninfo), "", 0, 0, 0 },
 	{ "database", "statement_timeout_ms", CFG_INT,
 	  OFF(db_statement_timeout_ms), "30000", 0, 3600000, CFG_RELOAD },
+	{ "database", "allow_privileged_role", CFG_BOOL,
+	  OFF(db_allow_privileged_role), "false", 0, 0, 0 },
 	{ "mappings", "dir", CFG_STR, OFF(mappings_dir),
 	  "/etc/casesync/mappings", 0, 0, CFG_RELOAD },
 	{ "mappings", "use", CFG_STR, OFF(mappings_use), "", 0, 0, CFG_RELOAD },

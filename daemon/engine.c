@@ -476,6 +476,15 @@ int engine_cycle(struct engine *en, struct engine_counts *c)
 	memset(c, 0, sizeof(*c));
 	if (cycle_start(en))
 		return CS_EIO;
+	{
+		long folded = 0;
+
+		/* Captured statements become one pending row per key. */
+		if (store_changes_collect(en->store, &folded))
+			rc = CS_EIO;
+		else if (folded)
+			log_debug("changes_collected", "rows=%ld", folded);
+	}
 	for (size_t i = 0; i < en->maps->nentities && rc == CS_OK; i++) {
 		const struct map_entity *e = &en->maps->entities[i];
 

@@ -473,6 +473,41 @@ out:
 	return rc;
 }
 
+/* Folding is done in slices so one huge backlog never holds a long
+ * transaction; rows of transactions still open stay for the next call. */
+#define COLLECT_SLICE "64"
+#define COLLECT_SLICE_N 64
+#define COLLECT_MAX_SLICES 1024
+
+int store_changes_collect(struct store *s, long *folded)
+{
+	*folded = 0;
+	for (int i = 0; i < COLLECT_MAX_SLICES; i++) {
+		PGresult *r = store_exec(s, "changes_collect",
+					 "SELECT folded, array_to_string(truncated, ' ') "
+					 "FROM casesync.collect_changes(" COLLECT_SLICE ")",
+					 0, NULL);
+		long long n = 0;
+
+		if (!r)
+			return CS_EIO;
+		if (cs_parse_int64(PQgetvalue(r, 0, 0), 0, 1000000, &n)) {
+			PQclear(r);
+			return CS_EIO;
+		}
+		if (*PQgetvalue(r, 0, 1))
+			/* Entity names come from the mappings, not from data. */
+			log_warn("local_truncate", "entities=\"%s\" action=\"not sent "
+				 "to the council; records stay there\"",
+				 PQgetvalue(r, 0, 1));
+		PQclear(r);
+		*folded += (long)n;
+		if (n < COLLECT_SLICE_N)
+			break;
+	}
+	return CS_OK;
+}
+
 int store_changes_pending(struct store *s, const char *entity, long limit,
 			  struct local_change **out, size_t *n)
 {
@@ -485,9 +520,8 @@ int store_changes_pending(struct store *s, const char *entity, long limit,
 	*n = 0;
 	snprintf(lim, sizeof(lim), "%ld", limit);
 	r = store_exec(s, "changes_pending",
-		       "SELECT local_key, max(id), bool_or(op = 'D') "
-		       "FROM casesync.change_log WHERE entity = $1 "
-		       "GROUP BY local_key ORDER BY min(id) LIMIT $2", 2, p);
+		       "SELECT local_key, seq, op = 'D' FROM casesync.change_pending "
+		       "WHERE entity = $1 ORDER BY first_seq LIMIT $2", 2, p);
 	if (!r)
 		return CS_EIO;
 	*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out));
@@ -531,16 +565,220 @@ int store_changes_consume(struct store *s, const char *entity,
 	const char *p[] = { entity, local_key, id };
 
 	snprintf(id, sizeof(id), "%lld", last_id);
+	/* A change folded in after the key was read raised seq: it stays. */
 	return store_run(s, "changes_consume",
-			 "DELETE FROM casesync.change_log WHERE entity = $1 "
-			 "AND local_key = $2 AND id <= $3", 3, p);
+			 "DELETE FROM casesync.change_pending WHERE entity = $1 "
+			 "AND local_key = $2 AND seq <= $3", 3, p);
+}
+
+/* Appends one element to a PostgreSQL array literal, quoted. */
+static int array_add(struct buf *b, const char *v, int *first)
+{
+	int rc = buf_appends(b, *first ? "\"" : ",\"");
+
+	*first = 0;
+	for (const char *c = v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			rc |= buf_appends(b, "\\");
+		rc |= buf_append(b, c, 1);
+	}
+	return rc | buf_appends(b, "\"");
+}
+
+static char *array_end(struct buf *b, int rc)
+{
+	rc |= buf_appends(b, "}");
+	if (rc) {
+		buf_free(b);
+		return NULL;
+	}
+	return buf_take(b);
+}
+
+/* The mapped columns of an entity's table, each once, without the key, as
+ * a PostgreSQL array literal (a parameter, never SQL text). */
+static char *capture_columns(const struct map_entity *e)
+{
+	struct buf b;
+	int first = 1, rc;
+
+	buf_init(&b, 64 * 1024);
+	rc = buf_appends(&b, "{");
+	for (size_t i = 0; i <= e->nfields; i++) {
+		const char *col = i < e->nfields ? e->fields[i].local_col :
+						   e->local_parent_col;
+		int seen = 0;
+
+		if (!col || !strcmp(col, e->local_key))
+			continue;
+		for (size_t j = 0; j < i && j < e->nfields; j++)
+			if (e->fields[j].local_col &&
+			    !strcmp(e->fields[j].local_col, col))
+				seen = 1;
+		if (!seen)
+			rc |= array_add(&b, col, &first);
+	}
+	return array_end(&b, rc);
 }
 
 int store_install_capture(struct store *s, const struct map_entity *e)
 {
-	const char *p[] = { e->local_table, e->name, e->local_key };
+	char *cols = capture_columns(e);
+	const char *p[] = { e->local_table, e->name, e->local_key, cols };
+	int rc;
 
-	return store_run(s, "install_capture",
-			 "SELECT casesync.install_capture($1::regclass, $2, $3)",
-			 3, p);
+	if (!cols)
+		return CS_ENOMEM;
+	rc = store_run(s, "install_capture",
+		       "SELECT casesync.install_capture($1::regclass, $2, $3, "
+		       "$4::text[])", 4, p);
+	free(cols);
+	return rc;
+}
+
+int store_remove_capture(struct store *s, const char *table)
+{
+	const char *p[] = { table };
+
+	return store_run(s, "remove_capture",
+			 "SELECT casesync.remove_capture($1::regclass)", 1, p);
+}
+
+int store_captures_stale(struct store *s, const struct mapping_set *set,
+			 struct capture_info **out, size_t *n)
+{
+	struct buf tb, eb;
+	int tf = 1, ef = 1, rc;
+	char *tables, *entities;
+	PGresult *r;
+
+	*out = NULL;
+	*n = 0;
+	buf_init(&tb, 1024 * 1024);
+	buf_init(&eb, 1024 * 1024);
+	rc = buf_appends(&tb, "{") | buf_appends(&eb, "{");
+	for (size_t i = 0; i < set->nentities; i++) {
+		rc |= array_add(&tb, set->entities[i].local_table, &tf);
+		rc |= array_add(&eb, set->entities[i].name, &ef);
+	}
+	tables = array_end(&tb, rc);
+	entities = array_end(&eb, rc);
+	if (!tables || !entities) {
+		free(tables);
+		free(entities);
+		return CS_ENOMEM;
+	}
+	{
+		const char *p[] = { tables, entities };
+
+		r = store_exec(s, "captures_stale",
+			       "SELECT c.tbl::text, c.entity FROM casesync.capture c "
+			       "WHERE NOT EXISTS (SELECT 1 FROM unnest($1::text[], "
+			       "$2::text[]) AS m(t, e) WHERE to_regclass(m.t) = c.tbl "
+			       "AND m.e = c.entity) ORDER BY 1", 2, p);
+	}
+	free(tables);
+	free(entities);
+	if (!r)
+		return CS_EIO;
+	*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out));
+	if (!*out) {
+		PQclear(r);
+		return CS_ENOMEM;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		(*out)[i].table = cs_strdup(PQgetvalue(r, i, 0));
+		(*out)[i].entity = cs_strdup(PQgetvalue(r, i, 1));
+		(*n)++;
+		if (!(*out)[i].table || !(*out)[i].entity) {
+			PQclear(r);
+			store_captures_free(*out, *n);
+			*out = NULL;
+			*n = 0;
+			return CS_ENOMEM;
+		}
+	}
+	PQclear(r);
+	return CS_OK;
+}
+
+void store_captures_free(struct capture_info *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++) {
+		free(c[i].table);
+		free(c[i].entity);
+	}
+	free(c);
+}
+
+int store_capture_check(struct store *s, const struct map_entity *e,
+			char *err, size_t errsz)
+{
+	char *cols = capture_columns(e);
+	const char *p[] = { e->local_table, e->name, e->local_key, cols };
+	PGresult *r;
+	int rc = CS_OK;
+
+	if (!cols)
+		return CS_ENOMEM;
+	/* Same table, entity, key and (as a set) columns, and all four
+	 * triggers present and enabled. */
+	r = store_exec(s, "capture_check",
+		       "SELECT to_regclass($1) IS NOT NULL, "
+		       " EXISTS (SELECT 1 FROM casesync.capture c "
+		       "  WHERE c.tbl = to_regclass($1) AND c.entity = $2 "
+		       "  AND c.key_column = $3 AND c.columns @> $4::text[] "
+		       "  AND c.columns <@ $4::text[]), "
+		       " (SELECT count(*) FROM pg_catalog.pg_trigger t "
+		       "  WHERE t.tgrelid = to_regclass($1) AND NOT t.tgisinternal "
+		       "  AND t.tgname LIKE 'casesync\\_capture\\_%' "
+		       "  AND t.tgenabled <> 'D') = 4", 4, p);
+	free(cols);
+	if (!r)
+		return CS_EIO;
+	if (PQgetvalue(r, 0, 0)[0] != 't') {
+		snprintf(err, errsz, "table %s of entity %s does not exist",
+			 e->local_table, e->name);
+		rc = CS_EINVAL;
+	} else if (PQgetvalue(r, 0, 1)[0] != 't') {
+		snprintf(err, errsz, "change capture on %s is missing or was "
+			 "installed for other mappings (entity %s): run "
+			 "'casesync migrate'", e->local_table, e->name);
+		rc = CS_EINVAL;
+	} else if (PQgetvalue(r, 0, 2)[0] != 't') {
+		snprintf(err, errsz, "change capture triggers on %s are missing "
+			 "or disabled: run 'casesync migrate'", e->local_table);
+		rc = CS_EINVAL;
+	}
+	PQclear(r);
+	return rc;
+}
+
+int store_check_role(struct store *s, char *err, size_t errsz)
+{
+	PGresult *r = store_exec(s, "check_role",
+				 "SELECT r.rolsuper, r.rolbypassrls, "
+				 " pg_has_role(current_user, n.nspowner, 'USAGE'), "
+				 " current_user "
+				 "FROM pg_catalog.pg_roles r, pg_catalog.pg_namespace n "
+				 "WHERE r.rolname = current_user "
+				 "AND n.nspname = 'casesync'", 0, NULL);
+	const char *why = NULL;
+
+	if (!r)
+		return CS_EIO;
+	if (PQntuples(r) != 1)
+		why = "cannot be checked";
+	else if (PQgetvalue(r, 0, 0)[0] == 't')
+		why = "is a superuser";
+	else if (PQgetvalue(r, 0, 1)[0] == 't')
+		why = "may bypass row-level security";
+	else if (PQgetvalue(r, 0, 2)[0] == 't')
+		why = "owns schema casesync";
+	if (why)
+		snprintf(err, errsz, "database role %s %s; casesyncd runs as a "
+			 "member of casesync_daemon (docs/database.md)",
+			 PQntuples(r) == 1 ? PQgetvalue(r, 0, 3) : "?", why);
+	PQclear(r);
+	return why ? CS_EINVAL : CS_OK;
 }

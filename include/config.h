@@ -18,6 +18,7 @@ struct config {
 	/* [database] */
 	char *db_conninfo;
 	long long db_statement_timeout_ms;
+	int db_allow_privileged_role;
 	/* [mappings] */
 	char *mappings_dir;
 	char *mappings_use;

@@ -79,22 +79,48 @@ int store_local_update(struct store *s, const struct map_entity *e,
 
 struct local_change {
 	char *local_key;
-	long long last_id;	/* highest change_log id seen for the key */
+	long long last_id;	/* change_pending.seq when the key was read */
 	int deleted;
 };
 
-/* Keys with captured changes, oldest first, at most limit. */
+/* Folds captured statements (casesync.change_log) into one pending row per
+ * key (casesync.change_pending), in short transactions of their own. A
+ * TRUNCATE of a mapped table is logged, not propagated. */
+int store_changes_collect(struct store *s, long *folded) CS_MUST_CHECK;
+/* Keys with pending changes, oldest first change first, at most limit. */
 int store_changes_pending(struct store *s, const char *entity, long limit,
 			  struct local_change **out, size_t *n) CS_MUST_CHECK;
 void store_changes_free(struct local_change *c, size_t n);
-/* Removes the key's change_log rows up to last_id (inside the transaction
- * that settles them). */
+/* Settles a key's pending change, unless a newer one was folded in after
+ * it was read (inside the transaction that settles it). */
 int store_changes_consume(struct store *s, const char *entity,
 			  const char *local_key, long long last_id)
 	CS_MUST_CHECK;
 
-/* Installs the capture trigger on a mapping's table. */
+/* Installs (or re-installs) capture on a mapping's table: statement-level
+ * triggers comparing the mapped columns, and the daemon's and data leads'
+ * column grants. Needs the table owner's rights (casesync migrate). */
 int store_install_capture(struct store *s, const struct map_entity *e)
 	CS_MUST_CHECK;
+int store_remove_capture(struct store *s, const char *table) CS_MUST_CHECK;
+
+struct capture_info {
+	char *table;	/* schema-qualified */
+	char *entity;
+};
+/* Installed captures that the mapping set no longer wants (its table or
+ * entity is not mapped so). */
+int store_captures_stale(struct store *s, const struct mapping_set *set,
+			 struct capture_info **out, size_t *n) CS_MUST_CHECK;
+void store_captures_free(struct capture_info *c, size_t n);
+
+/* CS_EINVAL with a message naming the table when capture is not installed
+ * as the entity's mapping wants it. */
+int store_capture_check(struct store *s, const struct map_entity *e,
+			char *err, size_t errsz) CS_MUST_CHECK;
+
+/* CS_EINVAL when the connected role is a superuser, may bypass row-level
+ * security, or owns schema casesync. */
+int store_check_role(struct store *s, char *err, size_t errsz) CS_MUST_CHECK;
 
 #endif

@@ -72,6 +72,20 @@ setup_sync_env() {
 	write_config "$CONF"
 }
 
+# After migrate: a login role that is only a member of casesync_daemon, and
+# a copy of config SRC that connects with it, so the daemon under test never
+# runs as a superuser. Sets DROLE. Usage: daemon_config SRC DEST
+daemon_config() {
+	# pg_virtualenv exports PGPASSWORD, which libpq prefers to a passfile.
+	local pw=${PGPASSWORD:-pw$$${RANDOM}x}
+	DROLE="cs_daemon_$(basename "$0" .sh)_$$"
+	sql "CREATE ROLE $DROLE LOGIN PASSWORD '$pw' IN ROLE casesync_daemon" || exit 1
+	echo "*:*:*:$DROLE:$pw" >"$T/pgpass"
+	chmod 600 "$T/pgpass"
+	sed "s|^conninfo =.*|conninfo = user=$DROLE host=localhost passfile=$T/pgpass|" \
+		"$1" >"$2"
+}
+
 finish() {
 	if [ -n "$SIM_PID" ]; then
 		kill "$SIM_PID" 2>/dev/null

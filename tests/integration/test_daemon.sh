@@ -14,6 +14,8 @@ wait_for() { # wait_for PATTERN FILE SECONDS
 	return 1
 }
 
+daemon_config "$CONF" "$T/daemon.conf"
+CONF="$T/daemon.conf"
 "$BUILD/casesyncd" -c "$CONF" 2>"$T/d.log" &
 pid=$!
 wait_for 'event=cycle_done cycle=1 ' "$T/d.log" 10

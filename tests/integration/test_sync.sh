@@ -5,7 +5,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 setup_sync_env
 CS="$BUILD/casesync -c $CONF"
-CSD="$BUILD/casesyncd -c $CONF"
+CSD="$BUILD/casesyncd -c $T/daemon.conf"
 
 # --- migrate -----------------------------------------------------------------
 $CS migrate --with-demo-store >"$T/m1" 2>&1
@@ -14,8 +14,27 @@ grep -q 'change capture on casestore.person' "$T/m1"
 ok $? "migrate installs change capture on the mapped table"
 $CS migrate --with-demo-store >"$T/m2" 2>&1 && grep -q 'casesync is up to date' "$T/m2"
 ok $? "migrate a second time is a no-op"
-is "$(sql "select count(*) from casesync.schema_version")" "3" \
+is "$(sql "select count(*) from casesync.schema_version")" "4" \
 	"schema_version records one row per applied migration"
+is "$(sql "select string_agg(entity, ',' order by entity) from casesync.capture")" \
+	"allocation,assessment,case_note,cin_plan,cp_plan,cp_review,family,family_member,outcome,person,referral,section47,worker" \
+	"every mapped table carries capture, recorded in casesync.capture"
+
+# --- the daemon's database role ---------------------------------------------------
+$BUILD/casesyncd -c "$CONF" --once 2>"$T/su.log"
+rc=$?
+[ $rc -ne 0 ] && grep -q 'event=db_role_refused' "$T/su.log" && grep -q 'is a superuser' "$T/su.log"
+ok $? "the daemon refuses to run as a superuser"
+daemon_config "$CONF" "$T/daemon.conf"
+sql "alter table casestore.person disable trigger casesync_capture_update"
+$CSD --once 2>"$T/cap.log"
+rc=$?
+[ $rc -ne 0 ] && grep -q 'change capture triggers on casestore.person are missing or disabled' "$T/cap.log"
+ok $? "the daemon refuses to run while a mapped table's capture is disabled"
+$CS migrate >/dev/null 2>&1
+is "$(sql "select count(*) from pg_trigger where tgrelid = 'casestore.person'::regclass
+           and tgname like 'casesync_capture_%' and tgenabled = 'O'")" "4" \
+	"migrate puts the capture triggers back"
 
 # A person the provider has that the council does not know yet.
 sql "insert into casestore.person (given_name, family_name, date_of_birth, gender)
@@ -38,7 +57,7 @@ is "$(sql "select count(*) from casesync.audit where action = 'create_local'")" 
 	"one audit row per person created locally"
 is "$(sql "select count(*) from casesync.audit where action = 'create_remote'")" "1" \
 	"one audit row for the person created at the council"
-is "$(sql "select count(*) from casesync.change_log")" "0" \
+is "$(sql "select (select count(*) from casesync.change_log) + (select count(*) from casesync.change_pending)")" "0" \
 	"what the daemon applied did not echo into the change log"
 grep -qE 'Ada|Testwell|2014-05-02' "$T/c1.log"
 ok $((! $?)) "the daemon's log carries no names or dates of birth"
@@ -57,8 +76,8 @@ is "$(curl -sf "$SIM_URL/_sim/dump")" "$dump_before" \
 
 # --- an edit on each side --------------------------------------------------------
 sql "update casestore.person set family_name = 'Changedlocally' where la_child_id = '100101'"
-is "$(sql "select count(*) from casesync.change_log")" "1" \
-	"a local edit is captured in the change log"
+is "$(sql "select op || ':' || array_to_string(columns, ',') || ':' || cardinality(keys) from casesync.change_log")" \
+	"U:family_name:1" "a local edit is captured in the change log (key, op, changed column)"
 curl -sf "$SIM_URL/api/v1/persons/100102" >"$T/p.json"
 etag=$(sim_json "/api/v1/persons/100102" "d['version']")
 python3 -c "import json; d=json.load(open('$T/p.json')); d['name']['forename']='Benedict'; print(json.dumps(d))" >"$T/p2.json"
@@ -79,7 +98,7 @@ is "$(sql "select changes->'given_name'->>'old' || '>' || (changes->'given_name'
            from casesync.audit where action = 'update_local' and changes ? 'given_name'")" \
 	"Ben>Benedict" \
 	"the audit row holds the field's old and new value"
-is "$(sql "select count(*) from casesync.change_log")" "0" \
+is "$(sql "select (select count(*) from casesync.change_log) + (select count(*) from casesync.change_pending)")" "0" \
 	"the pushed change was consumed"
 
 audit_before=$(sql "select count(*) from casesync.audit")

@@ -177,64 +177,216 @@ static void test_local_insert_read_update(void **state)
 	free(key);
 }
 
+/* The single change_log row's "op:columns:keys", or "" when empty. */
+static char *log_rows(struct store *s)
+{
+	PGresult *r = store_exec(s, "t", "select coalesce(string_agg(op || ':' || "
+				 "coalesce(array_to_string(columns, ','), '-') || ':' || "
+				 "cardinality(keys), ' ' order by id), '') "
+				 "from casesync.change_log", 0, NULL);
+	char *v;
+
+	assert_non_null(r);
+	v = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+static void expect_log(struct store *s, const char *want)
+{
+	char *got = log_rows(s);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void clear_changes(struct store *s)
+{
+	assert_int_equal(store_run(s, "t", "delete from casesync.change_log", 0,
+				   NULL), 0);
+	assert_int_equal(store_run(s, "t", "delete from casesync.change_pending",
+				   0, NULL), 0);
+}
+
 static void test_capture_records_key_op_columns(void **state)
 {
 	struct store *s = *state;
-	struct record *r = sample(), *same;
+	struct record *r = sample();
 	char *key = NULL;
+	long folded = 0;
 
-	assert_int_equal(store_run(s, "t", "delete from casesync.change_log", 0, NULL), 0);
+	clear_changes(s);
+	assert_int_equal(store_run(s, "t", "delete from casestore.person", 0,
+				   NULL), 0);
+	clear_changes(s);
 	assert_int_equal(store_local_insert(s, &person, r, &key), 0);
-	assert_int_equal(count(s, "select count(*) from casesync.change_log "
-			       "where op = 'I' and columns is null"), 1);
+	expect_log(s, "I:-:1");
+	/* One statement writing many rows is one row holding every key. */
+	assert_int_equal(store_run(s, "t", "insert into casestore.person "
+				   "(family_name) select 'Many' from "
+				   "generate_series(1, 50)", 0, NULL), 0);
+	expect_log(s, "I:-:1 I:-:50");
+	clear_changes(s);
 	/* An UPDATE that changes nothing is not a change. */
-	same = record_dup(r);
 	assert_int_equal(store_run(s, "t", "update casestore.person set "
 				   "gender = gender", 0, NULL), 0);
-	assert_int_equal(count(s, "select count(*) from casesync.change_log"), 1);
-	assert_int_equal(store_run(s, "t", "update casestore.person set gender = 'X' "
-				   "where family_name = 'Unittest' and gender is null", 0,
+	/* Nor is one that changes only columns no mapping reads. */
+	assert_int_equal(store_run(s, "t", "update casestore.person set "
+				   "updated_at = now() + interval '1 day'", 0,
 				   NULL), 0);
-	assert_int_equal(count(s, "select count(*) from casesync.change_log where "
-			       "op = 'U' and columns = array['gender']"), 1);
+	expect_log(s, "");
+	/* Rows are grouped by the set of columns they changed. */
+	assert_int_equal(store_run(s, "t", "update casestore.person set "
+				   "gender = '1', upn = case when family_name = "
+				   "'Unittest' then 'A123456789012' end", 0, NULL), 0);
+	expect_log(s, "U:gender:50 U:gender,upn:1");
+	clear_changes(s);
 	/* What the daemon applies for the council is not captured. */
 	assert_int_equal(store_begin(s, 1), 0);
-	assert_int_equal(store_run(s, "t", "update casestore.person set gender = 'Y'",
+	assert_int_equal(store_run(s, "t", "update casestore.person set gender = '2'",
 				   0, NULL), 0);
 	assert_int_equal(store_commit(s), 0);
-	assert_int_equal(count(s, "select count(*) from casesync.change_log"), 2);
+	expect_log(s, "");
+	/* A changed key is a delete of the old key and an insert of the new. */
+	assert_int_equal(store_run(s, "t", "update casestore.person set id = id + "
+				   "1000000 where family_name = 'Unittest'", 0,
+				   NULL), 0);
+	expect_log(s, "D:-:1 I:-:1");
+	assert_int_equal(store_run(s, "t", "delete from casestore.person where "
+				   "family_name = 'Many'", 0, NULL), 0);
+	expect_log(s, "D:-:1 I:-:1 D:-:50");
+	/* Folded: one pending row per key, the last operation winning. */
+	assert_int_equal(store_changes_collect(s, &folded), 0);
+	assert_int_equal(folded, 3);
+	expect_log(s, "");
+	assert_int_equal(count(s, "select count(*) from casesync.change_pending "
+			       "where op = 'D'"), 51);
+	assert_int_equal(count(s, "select count(*) from casesync.change_pending "
+			       "where op = 'I'"), 1);
+	/* TRUNCATE is recorded (and logged by the daemon, not propagated). */
+	assert_int_equal(store_run(s, "t", "truncate casestore.person cascade", 0,
+				   NULL), 0);
+	expect_log(s, "T:-:0");
+	assert_int_equal(store_changes_collect(s, &folded), 0);
+	assert_int_equal(folded, 1);
+	expect_log(s, "");
 	record_free(r);
-	record_free(same);
 	free(key);
 }
 
-/* A change committed late by a long transaction is still consumed. */
+/* A writer with no rights on schema casesync is still captured: the
+ * capture function runs with its owner's rights. */
+static void test_capture_needs_no_grants_from_writers(void **state)
+{
+	struct store *s = *state;
+
+	clear_changes(s);
+	assert_int_equal(store_run(s, "t", "do $$ begin if not exists (select 1 "
+				   "from pg_roles where rolname = 'cs_unit_app') then "
+				   "create role cs_unit_app; end if; end $$", 0, NULL), 0);
+	assert_int_equal(store_run(s, "t", "grant usage on schema casestore to "
+				   "cs_unit_app", 0, NULL), 0);
+	assert_int_equal(store_run(s, "t", "grant select, insert, update on "
+				   "casestore.person to cs_unit_app", 0, NULL), 0);
+	assert_int_equal(store_run(s, "t", "grant usage on sequence "
+				   "casestore.person_id_seq to cs_unit_app", 0,
+				   NULL), 0);
+	assert_int_equal(store_begin(s, 0), 0);
+	assert_int_equal(store_run(s, "t", "set local role cs_unit_app", 0, NULL),
+			 0);
+	assert_int_equal(store_run(s, "t", "insert into casestore.person "
+				   "(family_name) values ('App')", 0, NULL), 0);
+	/* ... and cannot read what was captured. */
+	assert_null(store_exec(s, "t", "select * from casesync.change_log", 0,
+			       NULL));
+	store_rollback(s);
+	assert_int_equal(store_begin(s, 0), 0);
+	assert_int_equal(store_run(s, "t", "set local role cs_unit_app", 0, NULL),
+			 0);
+	assert_int_equal(store_run(s, "t", "insert into casestore.person "
+				   "(family_name) values ('App')", 0, NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	expect_log(s, "I:-:1");
+}
+
+/* A change committed late by a long transaction is still consumed, and a
+ * change folded in after a key was read is not consumed with it. */
 static void test_overlapping_transactions_not_skipped(void **state)
 {
 	struct store *s = *state, *other = connect_or_fail(conninfo);
 	struct local_change *ch = NULL;
 	size_t n = 0;
+	long folded;
 
-	assert_int_equal(store_run(s, "t", "delete from casesync.change_log", 0, NULL), 0);
+	clear_changes(s);
 	assert_int_equal(store_begin(other, 0), 0);
 	assert_int_equal(store_run(other, "t", "insert into casestore.person "
 				   "(family_name) values ('Early')", 0, NULL), 0);
 	/* A later transaction commits first: its change log id is higher. */
 	assert_int_equal(store_run(s, "t", "insert into casestore.person "
 				   "(family_name) values ('Late')", 0, NULL), 0);
+	assert_int_equal(store_changes_collect(s, &folded), 0);
+	assert_int_equal(folded, 1);
 	assert_int_equal(store_changes_pending(s, "person", 100, &ch, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(store_changes_consume(s, "person", ch[0].local_key,
 					       ch[0].last_id), 0);
 	store_changes_free(ch, n);
 	assert_int_equal(store_commit(other), 0);
+	assert_int_equal(store_changes_collect(s, &folded), 0);
+	assert_int_equal(folded, 1);
 	assert_int_equal(store_changes_pending(s, "person", 100, &ch, &n), 0);
 	assert_int_equal(n, 1);
-	assert_true(count(s, "select count(*) from casesync.change_log c join "
+	assert_true(count(s, "select count(*) from casesync.change_pending c join "
 			  "casestore.person p on p.id::text = c.local_key "
 			  "where p.family_name = 'Early'") == 1);
+	/* A newer change to the same key arrives while it is being pushed. */
+	assert_int_equal(store_run(s, "t", "update casestore.person set "
+				   "given_name = 'Again' where family_name = 'Early'",
+				   0, NULL), 0);
+	assert_int_equal(store_changes_collect(s, &folded), 0);
+	assert_int_equal(store_changes_consume(s, "person", ch[0].local_key,
+					       ch[0].last_id), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.change_pending "
+			       "where op = 'I' and columns is null"), 1);
+	store_changes_free(ch, n);
+	assert_int_equal(store_changes_pending(s, "person", 100, &ch, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_changes_consume(s, "person", ch[0].local_key,
+					       ch[0].last_id), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.change_pending"),
+			 0);
 	store_changes_free(ch, n);
 	store_close(other);
+}
+
+/* The daemon's start-up checks: capture as the mapping wants it. */
+static void test_capture_check(void **state)
+{
+	struct store *s = *state;
+	char err[512];
+	struct map_entity other = person;
+
+	assert_int_equal(store_capture_check(s, &person, err, sizeof(err)), 0);
+	other.local_table = "casestore.nosuchtable";
+	assert_int_equal(store_capture_check(s, &other, err, sizeof(err)),
+			 CS_EINVAL);
+	assert_non_null(strstr(err, "casestore.nosuchtable"));
+	other.local_table = person.local_table;
+	other.name = "someone_else";
+	assert_int_equal(store_capture_check(s, &other, err, sizeof(err)),
+			 CS_EINVAL);
+	assert_non_null(strstr(err, "run 'casesync migrate'"));
+	assert_int_equal(store_run(s, "t", "alter table casestore.person disable "
+				   "trigger casesync_capture_insert", 0, NULL), 0);
+	assert_int_equal(store_capture_check(s, &person, err, sizeof(err)),
+			 CS_EINVAL);
+	assert_non_null(strstr(err, "missing or disabled"));
+	assert_int_equal(store_install_capture(s, &person), 0);
+	assert_int_equal(store_capture_check(s, &person, err, sizeof(err)), 0);
+	/* The test connects as the cluster's superuser. */
+	assert_int_equal(store_check_role(s, err, sizeof(err)), CS_EINVAL);
+	assert_non_null(strstr(err, "is a superuser"));
 }
 
 static void test_crosswalk_base_cursor(void **state)
@@ -321,7 +473,11 @@ int main(void)
 						test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_capture_records_key_op_columns,
 						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_capture_needs_no_grants_from_writers,
+						test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_overlapping_transactions_not_skipped,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_capture_check,
 						test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_crosswalk_base_cursor,
 						test_setup, test_teardown),

@@ -1,0 +1,140 @@
+#!/bin/bash
+# The roles casesync migrate installs, tried for real: each statement runs
+# as a login role that is only a member of casesync_daemon,
+# casesync_auditor or casesync_datalead, and a refusal must carry SQLSTATE
+# 42501 (insufficient privilege). Also: capture follows the mappings.
+set -u
+. "$(dirname "$0")/lib.sh"
+setup_sync_env
+"$BUILD/casesync" -c "$CONF" migrate --with-demo-store >"$T/m.out" 2>&1
+ok $? "migrate installs schemas, roles and capture"
+
+pw=${PGPASSWORD:-pw$$${RANDOM}x}
+for r in daemon auditor datalead; do
+	sql "CREATE ROLE cs_${r}_$$ LOGIN PASSWORD '$pw' IN ROLE casesync_$r"
+done
+echo "*:*:*:*:$pw" >"$T/pgpass"
+chmod 600 "$T/pgpass"
+
+# as ROLE SQL: prints the SQLSTATE of the failure, or "ok".
+as() {
+	local out
+	out=$(PGPASSFILE="$T/pgpass" psql -X -q -A -t -h localhost -U "cs_$1_$$" \
+		-v ON_ERROR_STOP=1 -c '\set VERBOSITY verbose' \
+		-c "$2" 2>&1 >/dev/null)
+	if [ $? -eq 0 ]; then echo ok; else
+		echo "$out" | sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' | head -1; fi
+}
+
+# Something in each table to act on.
+sql "insert into casestore.person (family_name, la_child_id) values ('Rolecheck', 'R1')"
+sql "insert into casesync.cycles (instance) values ('t')"
+sql "insert into casesync.audit (actor, action, entity, source, outcome)
+     values ('t', 'create_local', 'person', 'council', 'applied')"
+sql "insert into casesync.conflicts (entity, local_key, fields)
+     values ('person', '1', '{}')"
+
+# --- role attributes ------------------------------------------------------------
+is "$(sql "select string_agg(rolname || ':' || rolsuper::text || rolbypassrls::text || rolcreaterole::text ||
+           rolcreatedb || rolcanlogin, ',' order by rolname) from pg_roles
+           where rolname like 'casesync\_%'")" \
+	"casesync_auditor:falsefalsefalsefalsefalse,casesync_daemon:falsefalsefalsefalsefalse,casesync_datalead:falsefalsefalsefalsefalse" \
+	"the three roles are not superuser, NOBYPASSRLS, cannot create roles or databases, cannot log in"
+is "$(sql "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname in ('casesync', 'casestore')
+           and pg_has_role('casesync_daemon', c.relowner, 'MEMBER')")" "0" \
+	"casesync_daemon owns nothing in casesync or casestore"
+
+# --- the daemon -------------------------------------------------------------------
+is "$(as daemon "update casesync.audit set outcome = 'x'")" "42501" \
+	"the daemon cannot UPDATE audit rows"
+is "$(as daemon "delete from casesync.audit")" "42501" \
+	"the daemon cannot DELETE audit rows"
+is "$(as daemon "truncate casesync.audit")" "42501" \
+	"the daemon cannot TRUNCATE the audit table"
+is "$(as daemon "insert into casesync.audit (actor, action, entity, source, outcome)
+                 values ('d', 'create_local', 'person', 'council', 'applied');
+                 select count(*) from casesync.audit")" "ok" \
+	"the daemon can INSERT and SELECT audit rows"
+is "$(as daemon "alter table casesync.audit disable trigger all")" "42501" \
+	"the daemon cannot alter the audit table"
+is "$(as daemon "insert into casesync.schema_version values ('casesync', 99, 'x')")" "42501" \
+	"the daemon cannot change the schema version"
+is "$(as daemon "truncate casesync.change_log")" "42501" \
+	"the daemon cannot TRUNCATE the change log"
+is "$(as daemon "select id, family_name, la_child_id from casestore.person")" "ok" \
+	"the daemon reads the mapped columns of a mapped table"
+is "$(as daemon "select created_at from casestore.person")" "42501" \
+	"the daemon cannot read a column no mapping uses"
+is "$(as daemon "delete from casestore.person")" "42501" \
+	"the daemon cannot DELETE case records"
+is "$(as daemon "begin; set local casesync.origin = 'remote';
+                 update casestore.person set family_name = 'Daemon' where la_child_id = 'R1';
+                 rollback")" "ok" \
+	"the daemon can UPDATE mapped columns"
+is "$(as daemon "select casesync.install_capture('casestore.person', 'person', 'id', '{}')")" \
+	"42501" "the daemon cannot (re)install capture"
+is "$(as daemon "create table casesync.mine (x int)")" "42501" \
+	"the daemon cannot create objects in schema casesync"
+
+# --- the auditor ------------------------------------------------------------------
+is "$(as auditor "select count(*) from casesync.audit")" "ok" "the auditor reads the audit trail"
+is "$(as auditor "select count(*) from casesync.cycles")" "ok" "the auditor reads the cycles"
+is "$(as auditor "select count(*) from casestore.person")" "42501" \
+	"the auditor cannot read case records"
+is "$(as auditor "select count(*) from casesync.base")" "42501" \
+	"the auditor cannot read the base snapshots (case data)"
+is "$(as auditor "select count(*) from casesync.conflicts")" "42501" \
+	"the auditor cannot read conflict values (case data)"
+is "$(as auditor "update casesync.audit set outcome = 'x'")" "42501" \
+	"the auditor cannot UPDATE audit rows"
+is "$(as auditor "insert into casesync.audit (actor, action, entity, source, outcome)
+                  values ('a', 'x', 'person', 'council', 'x')")" "42501" \
+	"the auditor cannot INSERT audit rows"
+
+# --- the data lead ----------------------------------------------------------------
+is "$(as datalead "select count(*) from casesync.conflicts")" "ok" \
+	"the data lead reads the conflict queue"
+is "$(as datalead "update casesync.conflicts set status = 'resolved', resolved_by = 'dl',
+                   reason = 'checked with the family', resolved_at = now()")" "ok" \
+	"the data lead can resolve a conflict"
+is "$(as datalead "update casesync.conflicts set fields = '{}'")" "42501" \
+	"the data lead cannot rewrite a conflict's values"
+is "$(as datalead "update casesync.audit set outcome = 'x'")" "42501" \
+	"the data lead cannot UPDATE audit rows"
+is "$(as datalead "delete from casesync.audit")" "42501" \
+	"the data lead cannot DELETE audit rows"
+is "$(as datalead "select family_name from casestore.person")" "ok" \
+	"the data lead reads mapped case data (reconciliation reports)"
+is "$(as datalead "update casestore.person set family_name = 'x'")" "42501" \
+	"the data lead cannot write case records directly"
+
+# --- capture follows the mappings --------------------------------------------------
+mkdir -p "$T/maps/lcs-rest"
+cp "$ROOT/mappings/model.json" "$T/maps/"
+cp "$ROOT/mappings/lcs-rest/"*.json "$T/maps/lcs-rest/"
+rm "$T/maps/lcs-rest/worker.json"
+python3 - "$T/maps/lcs-rest/person.json" <<'PYEOF'
+import json, sys
+p = sys.argv[1]
+d = json.load(open(p))
+del d["entities"]["person"]["fields"]["upn"]
+json.dump(d, open(p, "w"), indent=2)
+PYEOF
+"$BUILD/casesync" -c "$CONF" --set mappings.dir="$T/maps" migrate >"$T/m2.out" 2>&1
+ok $? "migrate with a mapping set that no longer maps workers nor person.upn"
+grep -q 'change capture removed from casestore.worker (entity worker is no longer mapped there)' "$T/m2.out"
+ok $? "migrate says which table lost its capture"
+is "$(sql "select count(*) from pg_trigger where tgrelid = 'casestore.worker'::regclass
+           and tgname like 'casesync_capture%'")|$(sql "select count(*) from casesync.capture
+           where entity = 'worker'")" "0|0" \
+	"the unmapped table's triggers and registry row are gone"
+is "$(as daemon "select id from casestore.worker")" "42501" \
+	"the daemon's grants on the unmapped table are withdrawn"
+is "$(as daemon "select upn from casestore.person")" "42501" \
+	"the daemon can no longer read a column dropped from the mapping"
+sql "update casestore.person set upn = 'A123456789012'"
+is "$(sql "select count(*) from casesync.change_log where op = 'U'")" "0" \
+	"a change to the dropped column is no longer captured"
+
+finish
