@@ -6,6 +6,8 @@
 #   make check SANITIZE=address,undefined   (or: make asan) the same under
 #                        ASan and UBSan, built in build/san/
 #   make demo            the main job end to end, explained as it goes
+#   make bench           the speed figures, each as a ratio to its own
+#                        baseline measured in the same run (bench/run)
 #   make install         honours DESTDIR and PREFIX
 #
 # Set NO_DEPS=1 to skip the package check (e.g. when packaging).
@@ -54,7 +56,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 SIM_SRCS := $(wildcard tests/lcs-sim/*.c)
 
-.PHONY: all deps deps-test check asan demo install uninstall clean test-bins
+.PHONY: all deps deps-test check asan demo bench install uninstall clean test-bins
 
 all: deps $(BUILD)/casesyncd $(BUILD)/casesync
 
@@ -68,7 +70,7 @@ ifneq ($(NO_DEPS),1)
 	@tools/ensure-deps check
 endif
 
-$(BUILD)/obj $(BUILD)/tests $(BUILD)/gen:
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/gen $(BUILD)/bench:
 	@mkdir -p $@
 
 $(BUILD)/gen/migrations.c: $(SQL) tools/embed-sql | $(BUILD)/gen
@@ -101,7 +103,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libcasesync.a | 
 		-o $@ $< $(BUILD)/libcasesync.a $(ALL_LDFLAGS) \
 		$(shell pkg-config --libs cmocka) $(PKG_LIBS)
 
-test-bins: $(BUILD)/casesyncd $(BUILD)/casesync $(BUILD)/lcs-sim $(UNIT_BINS)
+$(BUILD)/bench/notify-latency: bench/notify-latency.c | $(BUILD)/bench
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
+		$(shell pkg-config --cflags libpq) -o $@ $< $(shell pkg-config --libs libpq)
+
+test-bins: $(BUILD)/casesyncd $(BUILD)/casesync $(BUILD)/lcs-sim $(UNIT_BINS) \
+	$(BUILD)/bench/notify-latency
 
 # Each step re-reads pkg-config after the packages are in place.
 check: deps-test
@@ -114,6 +121,10 @@ asan:
 demo: deps-test
 	@$(MAKE) --no-print-directory NO_DEPS=1 $(BUILD)/casesyncd $(BUILD)/casesync $(BUILD)/lcs-sim
 	@tools/demo $(BUILD)
+
+bench: deps-test
+	@$(MAKE) --no-print-directory NO_DEPS=1 $(BUILD)/casesync $(BUILD)/bench/notify-latency
+	@bench/run $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \

@@ -22,10 +22,19 @@ ALTER TABLE casesync.change_log DROP COLUMN local_key;
 ALTER TABLE casesync.change_log DROP CONSTRAINT change_log_op_check;
 ALTER TABLE casesync.change_log ADD CONSTRAINT change_log_op_check
     CHECK (op IN ('I', 'U', 'D', 'T'));
+ALTER TABLE casesync.change_log ADD COLUMN masks bigint[];
+UPDATE casesync.change_log SET columns = NULL WHERE op <> 'U';
+UPDATE casesync.change_log SET masks = ARRAY[(1::bigint << cardinality(columns)) - 1]
+ WHERE op = 'U';
+-- Arrays of keys are written once and read once: not worth compressing.
+ALTER TABLE casesync.change_log ALTER COLUMN keys SET STORAGE EXTERNAL,
+                                ALTER COLUMN masks SET STORAGE EXTERNAL;
 COMMENT ON TABLE casesync.change_log IS
-    'Local changes as captured: one row per statement, operation and set of '
-    'changed mapped columns (columns is NULL for inserts and deletes); '
-    'op T is a TRUNCATE. The daemon folds rows into change_pending.';
+    'Local changes as captured: one row per statement, with the keys it '
+    'wrote. For updates, columns lists the compared columns and masks[i] '
+    'has bit j-1 set when keys[i] changed columns[j]; -1 marks a key that a '
+    'key change inserted, -2 one it deleted. op T is a TRUNCATE. The daemon '
+    'folds rows into change_pending.';
 
 -- One row per local record with changes not yet settled. seq orders the
 -- records (oldest change first) and tells a consumer whether a newer change
@@ -54,13 +63,13 @@ CREATE TABLE casesync.capture (
     installed_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- The names of the columns whose bits are set; 62 columns per mask.
-CREATE FUNCTION casesync.mask_columns(masks bigint[], cols text[])
+-- The names of the columns whose bits are set in mask.
+CREATE FUNCTION casesync.mask_columns(mask bigint, cols text[])
 RETURNS text[] LANGUAGE sql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(array_agg(cols[i] ORDER BY i), '{}')
       FROM generate_subscripts(cols, 1) AS i
-     WHERE masks[(i - 1) / 62 + 1] & (1::bigint << ((i - 1) % 62)) <> 0
+     WHERE mask & (1::bigint << (i - 1)) <> 0
 $$;
 
 -- Installs capture on one mapped table: a trigger function generated for
@@ -77,11 +86,7 @@ DECLARE
     nspname text;
     col     text;
     cmp     text[] := '{}';
-    masks   text := '';
-    mlist   text := '';
-    nonzero text := '';
-    nmask   int;
-    i       int := 0;
+    mask    text := '0';
     seq     text;
     body    text;
 BEGIN
@@ -96,31 +101,27 @@ BEGIN
                 USING ERRCODE = 'undefined_column';
         END IF;
     END LOOP;
-    -- The compared columns: mapped ones, without the key, each once.
+    -- The compared columns: mapped ones, without the key, each once; one
+    -- bit each in a bigint.
     SELECT coalesce(array_agg(DISTINCT x ORDER BY x), '{}') INTO cmp
       FROM unnest(cols) AS x WHERE x <> keycol;
-    nmask := greatest(1, (cardinality(cmp) + 61) / 62);
-    FOR m IN 1 .. nmask LOOP
-        mlist := mlist || CASE WHEN m > 1 THEN ', ' ELSE '' END
-                 || format('c.m%s', m);
-        nonzero := nonzero || format(' OR c.m%s <> 0', m);
-    END LOOP;
-    FOR m IN 1 .. nmask LOOP
-        body := '0';
-        FOR j IN 1 .. 62 LOOP
-            i := (m - 1) * 62 + j;
-            EXIT WHEN i > cardinality(cmp);
-            body := body || format(
-                ' | CASE WHEN n.%1$I IS DISTINCT FROM o.%1$I THEN %2$s::bigint ELSE 0 END',
-                cmp[i], (1::bigint << (j - 1)));
-        END LOOP;
-        masks := masks || format(', (%s) AS m%s', body, m);
+    IF cardinality(cmp) > 62 THEN
+        RAISE EXCEPTION 'table % maps % columns; change capture compares at '
+            'most 62 per table', tbl, cardinality(cmp)
+            USING ERRCODE = 'program_limit_exceeded';
+    END IF;
+    FOR i IN 1 .. cardinality(cmp) LOOP
+        mask := mask || format(
+            ' | CASE WHEN n.%1$I IS DISTINCT FROM o.%1$I THEN %2$s::bigint ELSE 0 END',
+            cmp[i], (1::bigint << (i - 1)));
     END LOOP;
 
     body := format($fn$
 CREATE OR REPLACE FUNCTION casesync.%1$I() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp SET jit = off AS $body$
+DECLARE
+    written bigint;
 BEGIN
     -- What the daemon applies for the council is not a local change.
     IF current_setting('casesync.origin', true) = 'remote' THEN
@@ -130,35 +131,38 @@ BEGIN
         INSERT INTO casesync.change_log (entity, table_name, op, keys)
         SELECT %2$L, %3$L, 'I', array_agg(n.%4$I::text)
           FROM new_rows n WHERE n.%4$I IS NOT NULL HAVING count(*) > 0;
+        GET DIAGNOSTICS written = ROW_COUNT;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO casesync.change_log (entity, table_name, op, keys)
         SELECT %2$L, %3$L, 'D', array_agg(o.%4$I::text)
           FROM old_rows o WHERE o.%4$I IS NOT NULL HAVING count(*) > 0;
+        GET DIAGNOSTICS written = ROW_COUNT;
     ELSIF TG_OP = 'UPDATE' THEN
-        -- A row whose key changed is a delete of the old key and an
-        -- insert of the new one.
-        INSERT INTO casesync.change_log (entity, table_name, op, columns, keys)
-        SELECT %2$L, %3$L, c.op,
-               CASE WHEN c.op = 'U'
-                    THEN casesync.mask_columns(ARRAY[%5$s], %6$L) END,
-               array_agg(c.k)
-          FROM (SELECT CASE WHEN o.%4$I IS NULL THEN 'I'
-                            WHEN n.%4$I IS NULL THEN 'D' ELSE 'U' END AS op,
-                       coalesce(n.%4$I, o.%4$I)::text AS k %7$s
-                  FROM new_rows n FULL JOIN old_rows o ON o.%4$I = n.%4$I) c
-         WHERE c.k IS NOT NULL AND (c.op <> 'U' %8$s)
-         GROUP BY c.op, %5$s
-         ORDER BY c.op, %5$s;
+        -- Rows pair up by key. Each key's changed columns are one bigint
+        -- kept beside it (no sorting, no grouping); a key that only the
+        -- new rows have was inserted by a key change (mask -1), one that
+        -- only the old rows have was deleted (-2).
+        INSERT INTO casesync.change_log (entity, table_name, op, columns,
+                                         keys, masks)
+        SELECT %2$L, %3$L, 'U', %5$L, array_agg(j.k), array_agg(j.m)
+          FROM (SELECT coalesce(n.%4$I, o.%4$I)::text AS k,
+                       CASE WHEN o.%4$I IS NULL THEN -1::bigint
+                            WHEN n.%4$I IS NULL THEN -2::bigint
+                            ELSE %6$s END AS m
+                  FROM new_rows n FULL JOIN old_rows o ON o.%4$I = n.%4$I) j
+         WHERE j.m <> 0 AND j.k IS NOT NULL HAVING count(*) > 0;
+        GET DIAGNOSTICS written = ROW_COUNT;
     ELSE
         INSERT INTO casesync.change_log (entity, table_name, op, keys)
         VALUES (%2$L, %3$L, 'T', '{}');
+        written := 1;
     END IF;
-    IF FOUND THEN
+    IF written > 0 THEN
         PERFORM pg_notify('casesync_changes', %2$L);
     END IF;
     RETURN NULL;
 END $body$
-$fn$, fn, entity, tbl::text, keycol, mlist, cmp, masks, nonzero);
+$fn$, fn, entity, tbl::text, keycol, cmp, mask);
     EXECUTE body;
     EXECUTE format('COMMENT ON FUNCTION casesync.%I() IS %L', fn,
                    'casesync change capture for ' || tbl::text
@@ -249,27 +253,41 @@ BEGIN
         DELETE FROM casesync.change_log l
          WHERE l.id IN (SELECT id FROM casesync.change_log
                          ORDER BY id LIMIT max_rows FOR UPDATE SKIP LOCKED)
-        RETURNING l.id, l.entity, l.op, l.txid, l.columns, l.keys,
+        RETURNING l.id, l.entity, l.op, l.txid, l.columns, l.keys, l.masks,
                   l.captured_at
+    ), per_stmt_key AS (
+        SELECT m.id, m.entity,
+               CASE WHEN m.op <> 'U' THEN m.op WHEN k.mask = -1 THEN 'I'
+                    WHEN k.mask = -2 THEN 'D' ELSE 'U' END::char(1) AS op,
+               m.txid, m.captured_at, m.columns, k.key, k.mask
+          FROM moved m CROSS JOIN LATERAL unnest(m.keys, m.masks) AS k(key, mask)
+         WHERE m.op <> 'T' AND k.key IS NOT NULL
+    ), names AS (
+        -- Decoded once per distinct (column list, mask), not per key.
+        SELECT d.columns, d.mask, c.col
+          FROM (SELECT DISTINCT columns, mask FROM per_stmt_key
+                 WHERE op = 'U') d
+               CROSS JOIN LATERAL unnest(casesync.mask_columns(d.mask, d.columns))
+                   AS c(col)
     ), per_key AS (
-        SELECT m.entity, k.key AS local_key,
-               (array_agg(m.op ORDER BY m.id DESC))[1] AS op,
-               min(m.id) AS first_seq, max(m.id) AS seq,
-               min(m.txid) AS first_txid, min(m.captured_at) AS first_at,
-               bool_or(m.columns IS NULL) AS all_columns,
-               array_agg(DISTINCT c.col ORDER BY c.col)
-                   FILTER (WHERE c.col IS NOT NULL) AS cols
-          FROM moved m CROSS JOIN LATERAL unnest(m.keys) AS k(key)
-               LEFT JOIN LATERAL unnest(m.columns) AS c(col) ON true
-         WHERE m.op <> 'T'
-         GROUP BY m.entity, k.key
+        SELECT p.entity, p.key AS local_key,
+               (array_agg(p.op ORDER BY p.id DESC))[1] AS op,
+               min(p.id) AS first_seq, max(p.id) AS seq,
+               min(p.txid) AS first_txid, min(p.captured_at) AS first_at,
+               bool_or(p.op <> 'U') AS all_columns,
+               array_agg(DISTINCT n.col ORDER BY n.col)
+                   FILTER (WHERE n.col IS NOT NULL) AS cols
+          FROM per_stmt_key p
+               LEFT JOIN names n ON p.op = 'U' AND n.columns = p.columns
+                                AND n.mask = p.mask
+         GROUP BY p.entity, p.key
     ), ins AS (
         INSERT INTO casesync.change_pending AS p
                (entity, local_key, op, columns, first_seq, seq, first_txid,
                 first_at)
         SELECT pk.entity, pk.local_key, pk.op,
                CASE WHEN pk.all_columns OR pk.op <> 'U' THEN NULL
-                    ELSE pk.cols END,
+                    ELSE coalesce(pk.cols, '{}') END,
                pk.first_seq, pk.seq, pk.first_txid, pk.first_at
           FROM per_key pk
         ON CONFLICT (entity, local_key) DO UPDATE

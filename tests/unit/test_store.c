@@ -177,13 +177,18 @@ static void test_local_insert_read_update(void **state)
 	free(key);
 }
 
-/* The single change_log row's "op:columns:keys", or "" when empty. */
+/* The change_log rows as "op:columns:keys" in statement order, where
+ * columns are the distinct sets of changed columns of an update, '|'
+ * between sets, and keys is how many keys the row holds. */
 static char *log_rows(struct store *s)
 {
 	PGresult *r = store_exec(s, "t", "select coalesce(string_agg(op || ':' || "
-				 "coalesce(array_to_string(columns, ','), '-') || ':' || "
-				 "cardinality(keys), ' ' order by id), '') "
-				 "from casesync.change_log", 0, NULL);
+				 "coalesce((select string_agg(x, '|' order by x) from "
+				 "(select distinct case m when -1 then 'inserted' when -2 "
+				 "then 'deleted' else array_to_string(casesync.mask_columns("
+				 "m, l.columns), ',') end as x from unnest(l.masks) as m) d), "
+				 "'-') || ':' || cardinality(keys), ' ' order by txid, op), "
+				 "'') from casesync.change_log l", 0, NULL);
 	char *v;
 
 	assert_non_null(r);
@@ -239,7 +244,20 @@ static void test_capture_records_key_op_columns(void **state)
 	assert_int_equal(store_run(s, "t", "update casestore.person set "
 				   "gender = '1', upn = case when family_name = "
 				   "'Unittest' then 'A123456789012' end", 0, NULL), 0);
-	expect_log(s, "U:gender:50 U:gender,upn:1");
+	expect_log(s, "U:gender|gender,upn:51");
+	/* Folded per key, with each key's own changed columns by name. */
+	assert_int_equal(store_changes_collect(s, &folded), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.change_pending "
+			       "where op = 'U' and columns = '{gender}'"), 50);
+	assert_int_equal(count(s, "select count(*) from casesync.change_pending "
+			       "where op = 'U' and columns = '{gender,upn}'"), 1);
+	/* A later change to one of them adds its columns to the key's set. */
+	assert_int_equal(store_run(s, "t", "update casestore.person set "
+				   "given_name = 'Other' where family_name = "
+				   "'Unittest'", 0, NULL), 0);
+	assert_int_equal(store_changes_collect(s, &folded), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.change_pending "
+			       "where columns = '{gender,given_name,upn}'"), 1);
 	clear_changes(s);
 	/* What the daemon applies for the council is not captured. */
 	assert_int_equal(store_begin(s, 1), 0);
@@ -247,17 +265,18 @@ static void test_capture_records_key_op_columns(void **state)
 				   0, NULL), 0);
 	assert_int_equal(store_commit(s), 0);
 	expect_log(s, "");
-	/* A changed key is a delete of the old key and an insert of the new. */
+	/* A changed key is a delete of the old key and an insert of the new
+	 * (marked in the update's row, folded as D and I). */
 	assert_int_equal(store_run(s, "t", "update casestore.person set id = id + "
 				   "1000000 where family_name = 'Unittest'", 0,
 				   NULL), 0);
-	expect_log(s, "D:-:1 I:-:1");
+	expect_log(s, "U:deleted|inserted:2");
 	assert_int_equal(store_run(s, "t", "delete from casestore.person where "
 				   "family_name = 'Many'", 0, NULL), 0);
-	expect_log(s, "D:-:1 I:-:1 D:-:50");
+	expect_log(s, "U:deleted|inserted:2 D:-:50");
 	/* Folded: one pending row per key, the last operation winning. */
 	assert_int_equal(store_changes_collect(s, &folded), 0);
-	assert_int_equal(folded, 3);
+	assert_int_equal(folded, 2);
 	expect_log(s, "");
 	assert_int_equal(count(s, "select count(*) from casesync.change_pending "
 			       "where op = 'D'"), 51);
