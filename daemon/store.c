@@ -420,7 +420,7 @@ int store_local_insert(struct store *s, const struct map_entity *e,
 	if (buf_appends(&sql, ") VALUES ("))
 		goto out;
 	for (int i = 0; i < n; i++)
-		if (buf_printf(&sql, "%s$%d", i ? ", " : "", i + 1))
+		if ((i && buf_appends(&sql, ", ")) || buf_printf(&sql, "$%d", i + 1))
 			goto out;
 	if (buf_appends(&sql, ") RETURNING ") ||
 	    append_ident(s, &sql, e->local_key) || buf_appends(&sql, "::text"))
