@@ -80,24 +80,25 @@ static int install_captures(struct store *s, const struct config *cfg)
 	for (size_t k = 0; k < nhave; k++) {
 		if (store_remove_capture(s, have[k].table)) {
 			fprintf(stderr, "casesync: cannot remove change capture from "
-				"%s\n", have[k].table);
+				"%s\n", have[k].label);
 			goto out;
 		}
 		printf("change capture removed from %s (entity %s is no longer "
-		       "mapped there)\n", have[k].table, have[k].entity);
+		       "mapped there)\n", have[k].label, have[k].entity);
 	}
 	for (size_t i = 0; i < set->nentities; i++) {
 		const struct map_entity *e = &set->entities[i];
+		int changed = 0;
 
-		if (store_install_capture(s, e)) {
+		if (store_install_capture(s, e, &changed)) {
 			fprintf(stderr, "casesync: cannot install change capture on %s "
 				"(entity %s): does the table exist, with every mapped "
 				"column, and may this role alter it?\n",
 				e->local_table, e->name);
 			goto out;
 		}
-		printf("change capture on %s (entity %s)\n", e->local_table,
-		       e->name);
+		printf("change capture on %s (entity %s)%s\n", e->local_table,
+		       e->name, changed ? "" : ": up to date");
 	}
 	if (store_commit(s))
 		goto out;
@@ -151,7 +152,9 @@ static int cmd_migrate(const struct options *o, int argc, char **argv)
 		goto out;
 	if (demo && migrate_component(s, "casestore", stdout))
 		goto out;
-	if (*cfg->mappings_use && install_captures(s, cfg))
+	if (!*cfg->mappings_use)
+		printf("mappings.use is empty: change capture left as it is\n");
+	else if (install_captures(s, cfg))
 		goto out;
 	rc = 0;
 out:

@@ -400,9 +400,16 @@ static int push_entity(struct engine *en, const struct map_entity *e,
 {
 	struct local_change *ch = NULL;
 	size_t n = 0;
-	int rc = store_changes_pending(en->store, e->name, MAX_PUSH_PER_CYCLE,
-				       &ch, &n);
+	long held = 0;
+	int rc = store_changes_held(en->store, e->name, &held);
 
+	if (rc == CS_OK && held)
+		/* Deletions travel as tombstones with the conflict machinery;
+		 * until then they stay queued, nothing is lost. */
+		log_info("local_deletes_held", "entity=%s count=%ld", e->name, held);
+	if (rc == CS_OK)
+		rc = store_changes_pending(en->store, e->name, MAX_PUSH_PER_CYCLE,
+					   &ch, &n);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
@@ -476,7 +483,18 @@ int engine_cycle(struct engine *en, struct engine_counts *c)
 	memset(c, 0, sizeof(*c));
 	if (cycle_start(en))
 		return CS_EIO;
-	{
+	/* Capture switched off or altered behind the daemon's back would
+	 * lose local changes silently: no cycle runs until it is mended. */
+	for (size_t i = 0; i < en->maps->nentities && rc == CS_OK; i++) {
+		char err[512];
+
+		if (store_capture_check(en->store, &en->maps->entities[i], err,
+					sizeof(err))) {
+			log_error("capture_not_ready", "problem=\"%s\"", err);
+			rc = CS_EINVAL;
+		}
+	}
+	if (rc == CS_OK) {
 		long folded = 0;
 
 		/* Captured statements become one pending row per key. */

@@ -473,11 +473,12 @@ out:
 	return rc;
 }
 
-/* Folding is done in slices so one huge backlog never holds a long
- * transaction; rows of transactions still open stay for the next call. */
-#define COLLECT_SLICE "64"
-#define COLLECT_SLICE_N 64
-#define COLLECT_MAX_SLICES 1024
+/* Folding is done in slices of about COLLECT_KEYS keys, each in a short
+ * transaction of its own; rows of transactions still open stay for the
+ * next call. A slice that folds nothing (empty log, or another daemon
+ * folding) ends the loop. */
+#define COLLECT_KEYS "50000"
+#define COLLECT_MAX_SLICES 200
 
 int store_changes_collect(struct store *s, long *folded)
 {
@@ -485,7 +486,7 @@ int store_changes_collect(struct store *s, long *folded)
 	for (int i = 0; i < COLLECT_MAX_SLICES; i++) {
 		PGresult *r = store_exec(s, "changes_collect",
 					 "SELECT folded, array_to_string(truncated, ' ') "
-					 "FROM casesync.collect_changes(" COLLECT_SLICE ")",
+					 "FROM casesync.collect_changes(" COLLECT_KEYS ")",
 					 0, NULL);
 		long long n = 0;
 
@@ -502,10 +503,28 @@ int store_changes_collect(struct store *s, long *folded)
 				 PQgetvalue(r, 0, 1));
 		PQclear(r);
 		*folded += (long)n;
-		if (n < COLLECT_SLICE_N)
+		if (n == 0)
 			break;
 	}
 	return CS_OK;
+}
+
+int store_changes_held(struct store *s, const char *entity, long *n)
+{
+	const char *p[] = { entity };
+	PGresult *r = store_exec(s, "changes_held",
+				 "SELECT count(*) FROM casesync.change_pending "
+				 "WHERE entity = $1 AND op = 'D'", 1, p);
+	long long v = 0;
+	int rc = CS_OK;
+
+	if (!r)
+		return CS_EIO;
+	if (cs_parse_int64(PQgetvalue(r, 0, 0), 0, 1LL << 40, &v))
+		rc = CS_EIO;
+	PQclear(r);
+	*n = (long)v;
+	return rc;
 }
 
 int store_changes_pending(struct store *s, const char *entity, long limit,
@@ -521,7 +540,8 @@ int store_changes_pending(struct store *s, const char *entity, long limit,
 	snprintf(lim, sizeof(lim), "%ld", limit);
 	r = store_exec(s, "changes_pending",
 		       "SELECT local_key, seq, op = 'D' FROM casesync.change_pending "
-		       "WHERE entity = $1 ORDER BY first_seq LIMIT $2", 2, p);
+		       "WHERE entity = $1 AND op <> 'D' ORDER BY first_seq LIMIT $2",
+		       2, p);
 	if (!r)
 		return CS_EIO;
 	*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out));
@@ -595,9 +615,11 @@ static char *array_end(struct buf *b, int rc)
 	return buf_take(b);
 }
 
-/* The mapped columns of an entity's table, each once, without the key, as
- * a PostgreSQL array literal (a parameter, never SQL text). */
-static char *capture_columns(const struct map_entity *e)
+/* Columns of an entity's table as a PostgreSQL array literal (a
+ * parameter, never SQL text), each once, without the key: all mapped ones,
+ * or only those the daemon writes (fields that flow to the provider, and
+ * the parent key of a nested collection). */
+static char *capture_columns(const struct map_entity *e, int writable)
 {
 	struct buf b;
 	int first = 1, rc;
@@ -611,9 +633,12 @@ static char *capture_columns(const struct map_entity *e)
 
 		if (!col || !strcmp(col, e->local_key))
 			continue;
+		if (writable && i < e->nfields && e->fields[i].dir == DIR_PUSH)
+			continue;
 		for (size_t j = 0; j < i && j < e->nfields; j++)
 			if (e->fields[j].local_col &&
-			    !strcmp(e->fields[j].local_col, col))
+			    !strcmp(e->fields[j].local_col, col) &&
+			    !(writable && e->fields[j].dir == DIR_PUSH))
 				seen = 1;
 		if (!seen)
 			rc |= array_add(&b, col, &first);
@@ -621,19 +646,24 @@ static char *capture_columns(const struct map_entity *e)
 	return array_end(&b, rc);
 }
 
-int store_install_capture(struct store *s, const struct map_entity *e)
+int store_install_capture(struct store *s, const struct map_entity *e,
+			  int *changed)
 {
-	char *cols = capture_columns(e);
-	const char *p[] = { e->local_table, e->name, e->local_key, cols };
-	int rc;
+	char *cols = capture_columns(e, 0), *wr = capture_columns(e, 1);
+	const char *p[] = { e->local_table, e->name, e->local_key, cols, wr };
+	PGresult *r = NULL;
 
-	if (!cols)
-		return CS_ENOMEM;
-	rc = store_run(s, "install_capture",
-		       "SELECT casesync.install_capture($1::regclass, $2, $3, "
-		       "$4::text[])", 4, p);
+	if (cols && wr)
+		r = store_exec(s, "install_capture",
+			       "SELECT casesync.install_capture($1::regclass, $2, $3, "
+			       "$4::text[], $5::text[])", 5, p);
 	free(cols);
-	return rc;
+	free(wr);
+	if (!r)
+		return cols && wr ? CS_EIO : CS_ENOMEM;
+	*changed = strcmp(PQgetvalue(r, 0, 0), "unchanged") != 0;
+	PQclear(r);
+	return CS_OK;
 }
 
 int store_remove_capture(struct store *s, const char *table)
@@ -672,7 +702,9 @@ int store_captures_stale(struct store *s, const struct mapping_set *set,
 		const char *p[] = { tables, entities };
 
 		r = store_exec(s, "captures_stale",
-			       "SELECT c.tbl::text, c.entity FROM casesync.capture c "
+			       "SELECT c.tbl::oid::text, c.entity, coalesce((SELECT "
+			       "c.tbl::text FROM pg_catalog.pg_class k WHERE k.oid = "
+			       "c.tbl), 'a dropped table') FROM casesync.capture c "
 			       "WHERE NOT EXISTS (SELECT 1 FROM unnest($1::text[], "
 			       "$2::text[]) AS m(t, e) WHERE to_regclass(m.t) = c.tbl "
 			       "AND m.e = c.entity) ORDER BY 1", 2, p);
@@ -689,8 +721,9 @@ int store_captures_stale(struct store *s, const struct mapping_set *set,
 	for (int i = 0; i < PQntuples(r); i++) {
 		(*out)[i].table = cs_strdup(PQgetvalue(r, i, 0));
 		(*out)[i].entity = cs_strdup(PQgetvalue(r, i, 1));
+		(*out)[i].label = cs_strdup(PQgetvalue(r, i, 2));
 		(*n)++;
-		if (!(*out)[i].table || !(*out)[i].entity) {
+		if (!(*out)[i].table || !(*out)[i].entity || !(*out)[i].label) {
 			PQclear(r);
 			store_captures_free(*out, *n);
 			*out = NULL;
@@ -707,6 +740,7 @@ void store_captures_free(struct capture_info *c, size_t n)
 	for (size_t i = 0; c && i < n; i++) {
 		free(c[i].table);
 		free(c[i].entity);
+		free(c[i].label);
 	}
 	free(c);
 }
@@ -714,28 +748,34 @@ void store_captures_free(struct capture_info *c, size_t n)
 int store_capture_check(struct store *s, const struct map_entity *e,
 			char *err, size_t errsz)
 {
-	char *cols = capture_columns(e);
-	const char *p[] = { e->local_table, e->name, e->local_key, cols };
-	PGresult *r;
+	char *cols = capture_columns(e, 0), *wr = capture_columns(e, 1);
+	const char *p[] = { e->local_table, e->name, e->local_key, cols, wr };
+	PGresult *r = NULL;
 	int rc = CS_OK;
 
-	if (!cols)
-		return CS_ENOMEM;
-	/* Same table, entity, key and (as a set) columns, and all four
-	 * triggers present and enabled. */
-	r = store_exec(s, "capture_check",
-		       "SELECT to_regclass($1) IS NOT NULL, "
-		       " EXISTS (SELECT 1 FROM casesync.capture c "
-		       "  WHERE c.tbl = to_regclass($1) AND c.entity = $2 "
-		       "  AND c.key_column = $3 AND c.columns @> $4::text[] "
-		       "  AND c.columns <@ $4::text[]), "
-		       " (SELECT count(*) FROM pg_catalog.pg_trigger t "
-		       "  WHERE t.tgrelid = to_regclass($1) AND NOT t.tgisinternal "
-		       "  AND t.tgname LIKE 'casesync\\_capture\\_%' "
-		       "  AND t.tgenabled <> 'D') = 4", 4, p);
+	/* Same table, entity, key and columns (as sets), and the four
+	 * triggers present, firing (not disabled, not replica-only) and
+	 * calling the registered function. */
+	if (cols && wr)
+		r = store_exec(s, "capture_check",
+			       "SELECT to_regclass($1) IS NOT NULL, "
+			       " EXISTS (SELECT 1 FROM casesync.capture c "
+			       "  WHERE c.tbl = to_regclass($1) AND c.entity = $2 "
+			       "  AND c.key_column = $3 "
+			       "  AND c.columns @> $4::text[] AND c.columns <@ $4::text[] "
+			       "  AND c.writable @> $5::text[] AND c.writable <@ $5::text[]), "
+			       " (SELECT count(*) FROM pg_catalog.pg_trigger t "
+			       "  JOIN casesync.capture c ON c.tbl = t.tgrelid "
+			       "  WHERE t.tgrelid = to_regclass($1) AND NOT t.tgisinternal "
+			       "  AND t.tgname LIKE 'casesync\\_capture\\_%' "
+			       "  AND t.tgenabled IN ('O', 'A') "
+			       "  AND t.tgfoid = to_regprocedure('casesync.' || "
+			       "      quote_ident(c.function_name) || '()')) = 4",
+			       5, p);
 	free(cols);
+	free(wr);
 	if (!r)
-		return CS_EIO;
+		return cols && wr ? CS_EIO : CS_ENOMEM;
 	if (PQgetvalue(r, 0, 0)[0] != 't') {
 		snprintf(err, errsz, "table %s of entity %s does not exist",
 			 e->local_table, e->name);
@@ -756,13 +796,22 @@ int store_capture_check(struct store *s, const struct map_entity *e,
 
 int store_check_role(struct store *s, char *err, size_t errsz)
 {
+	/* Attributes are not inherited, privileges are: a member of a role
+	 * that bypasses grants, or of an owner, is as powerful as it. */
 	PGresult *r = store_exec(s, "check_role",
-				 "SELECT r.rolsuper, r.rolbypassrls, "
-				 " pg_has_role(current_user, n.nspowner, 'USAGE'), "
-				 " current_user "
-				 "FROM pg_catalog.pg_roles r, pg_catalog.pg_namespace n "
-				 "WHERE r.rolname = current_user "
-				 "AND n.nspname = 'casesync'", 0, NULL);
+		"SELECT r.rolsuper, r.rolbypassrls, "
+		" EXISTS (SELECT 1 FROM pg_catalog.pg_roles a "
+		"  WHERE (a.rolsuper OR a.rolbypassrls) AND a.oid <> r.oid "
+		"  AND pg_has_role(r.oid, a.oid, 'MEMBER')), "
+		" EXISTS (SELECT 1 FROM pg_catalog.pg_roles a "
+		"  WHERE a.rolname IN ('pg_read_all_data', 'pg_write_all_data') "
+		"  AND pg_has_role(r.oid, a.oid, 'MEMBER')), "
+		" pg_has_role(r.oid, n.nspowner, 'MEMBER') OR EXISTS (SELECT 1 "
+		"  FROM casesync.capture c JOIN pg_catalog.pg_class k ON k.oid = c.tbl "
+		"  WHERE pg_has_role(r.oid, k.relowner, 'MEMBER')), "
+		" current_user "
+		"FROM pg_catalog.pg_roles r, pg_catalog.pg_namespace n "
+		"WHERE r.rolname = current_user AND n.nspname = 'casesync'", 0, NULL);
 	const char *why = NULL;
 
 	if (!r)
@@ -774,11 +823,16 @@ int store_check_role(struct store *s, char *err, size_t errsz)
 	else if (PQgetvalue(r, 0, 1)[0] == 't')
 		why = "may bypass row-level security";
 	else if (PQgetvalue(r, 0, 2)[0] == 't')
-		why = "owns schema casesync";
+		why = "is a member of a superuser or BYPASSRLS role";
+	else if (PQgetvalue(r, 0, 3)[0] == 't')
+		why = "is a member of pg_read_all_data or pg_write_all_data";
+	else if (PQgetvalue(r, 0, 4)[0] == 't')
+		why = "owns (or is a member of the owner of) schema casesync or a "
+		      "mapped table";
 	if (why)
 		snprintf(err, errsz, "database role %s %s; casesyncd runs as a "
 			 "member of casesync_daemon (docs/database.md)",
-			 PQntuples(r) == 1 ? PQgetvalue(r, 0, 3) : "?", why);
+			 PQntuples(r) == 1 ? PQgetvalue(r, 0, 5) : "?", why);
 	PQclear(r);
 	return why ? CS_EINVAL : CS_OK;
 }

@@ -87,7 +87,11 @@ struct local_change {
  * key (casesync.change_pending), in short transactions of their own. A
  * TRUNCATE of a mapped table is logged, not propagated. */
 int store_changes_collect(struct store *s, long *folded) CS_MUST_CHECK;
-/* Keys with pending changes, oldest first change first, at most limit. */
+/* Deletes waiting for tombstones (issue 6): counted, not returned below. */
+int store_changes_held(struct store *s, const char *entity, long *n)
+	CS_MUST_CHECK;
+/* Keys with pending changes other than deletes, oldest first change
+ * first, at most limit. */
 int store_changes_pending(struct store *s, const char *entity, long limit,
 			  struct local_change **out, size_t *n) CS_MUST_CHECK;
 void store_changes_free(struct local_change *c, size_t n);
@@ -100,13 +104,14 @@ int store_changes_consume(struct store *s, const char *entity,
 /* Installs (or re-installs) capture on a mapping's table: statement-level
  * triggers comparing the mapped columns, and the daemon's and data leads'
  * column grants. Needs the table owner's rights (casesync migrate). */
-int store_install_capture(struct store *s, const struct map_entity *e)
-	CS_MUST_CHECK;
+int store_install_capture(struct store *s, const struct map_entity *e,
+			  int *changed) CS_MUST_CHECK;
 int store_remove_capture(struct store *s, const char *table) CS_MUST_CHECK;
 
 struct capture_info {
-	char *table;	/* schema-qualified */
+	char *table;	/* the table's oid, for store_remove_capture */
 	char *entity;
+	char *label;	/* its name, or "a dropped table" */
 };
 /* Installed captures that the mapping set no longer wants (its table or
  * entity is not mapped so). */
@@ -120,7 +125,9 @@ int store_capture_check(struct store *s, const struct map_entity *e,
 			char *err, size_t errsz) CS_MUST_CHECK;
 
 /* CS_EINVAL when the connected role is a superuser, may bypass row-level
- * security, or owns schema casesync. */
+ * security, is a member of such a role or of pg_read_all_data /
+ * pg_write_all_data, or owns (is a member of the owner of) schema casesync
+ * or a captured table. */
 int store_check_role(struct store *s, char *err, size_t errsz) CS_MUST_CHECK;
 
 #endif

@@ -10,7 +10,7 @@ setup_sync_env
 ok $? "migrate installs schemas, roles and capture"
 
 pw=${PGPASSWORD:-pw$$${RANDOM}x}
-for r in daemon auditor datalead; do
+for r in daemon auditor datalead; do  # cs_app_$$ is created further down
 	sql "CREATE ROLE cs_${r}_$$ LOGIN PASSWORD '$pw' IN ROLE casesync_$r"
 done
 echo "*:*:*:*:$pw" >"$T/pgpass"
@@ -72,7 +72,9 @@ is "$(as daemon "begin; set local casesync.origin = 'remote';
                  update casestore.person set family_name = 'Daemon' where la_child_id = 'R1';
                  rollback")" "ok" \
 	"the daemon can UPDATE mapped columns"
-is "$(as daemon "select casesync.install_capture('casestore.person', 'person', 'id', '{}')")" \
+is "$(as daemon "update casestore.person set id = id + 1000 where la_child_id = 'R1'")" "42501" \
+	"the daemon cannot write the key column"
+is "$(as daemon "select casesync.install_capture('casestore.person', 'person', 'id', '{}', '{}')")" \
 	"42501" "the daemon cannot (re)install capture"
 is "$(as daemon "create table casesync.mine (x int)")" "42501" \
 	"the daemon cannot create objects in schema casesync"
@@ -109,6 +111,79 @@ is "$(as datalead "select family_name from casestore.person")" "ok" \
 is "$(as datalead "update casestore.person set family_name = 'x'")" "42501" \
 	"the data lead cannot write case records directly"
 
+# --- nobody forges or skips capture ------------------------------------------------
+fn=$(sql "select function_name from casesync.capture where entity = 'person'")
+is "$(as auditor "create temp table x (id text);
+                  create trigger f after insert on x referencing new table as new_rows
+                  for each statement execute function casesync.$fn('person', '{}')")" "42501" \
+	"a casesync role cannot attach a capture function to a table of its own"
+sql "create role cs_app_$$ login password '$pw';
+     grant usage on schema casestore to cs_app_$$;
+     grant select, insert, update on casestore.person to cs_app_$$;
+     grant usage on sequence casestore.person_id_seq to cs_app_$$"
+before=$(sql "select count(*) from casesync.change_log")
+is "$(as app "set casesync.origin = 'remote';
+              update casestore.person set family_name = 'Sneaky' where la_child_id = 'R1'")" "ok" \
+	"an application role updates a mapped column claiming to be the daemon"
+is "$(sql "select count(*) from casesync.change_log")" "$((before + 1))" \
+	"... and is captured all the same: only casesync_daemon's members may skip capture"
+
+# --- the daemon refuses roles that are more than casesync_daemon ---------------------
+daemon_as() { # daemon_as ROLE: runs one cycle logging in as ROLE
+	sed "s|^conninfo =.*|conninfo = user=$1 host=localhost passfile=$T/pgpass|" \
+		"$CONF" >"$T/as.conf"
+	"$BUILD/casesyncd" -c "$T/as.conf" --once 2>"$T/as.log"
+}
+sql "create role cs_rd_$$ login password '$pw' in role casesync_daemon, pg_read_all_data"
+daemon_as "cs_rd_$$"
+rc=$?
+[ $rc -ne 0 ] && grep -q 'is a member of pg_read_all_data or pg_write_all_data' "$T/as.log"
+ok $? "the daemon refuses a role that is also a member of pg_read_all_data"
+sql "create role cs_owner_$$; alter table casestore.worker owner to cs_owner_$$;
+     create role cs_ow_$$ login password '$pw' in role casesync_daemon, cs_owner_$$"
+daemon_as "cs_ow_$$"
+rc=$?
+[ $rc -ne 0 ] && grep -q 'owns (or is a member of the owner of) schema casesync or a mapped table' "$T/as.log"
+ok $? "the daemon refuses a role that is a member of a mapped table's owner"
+sql "alter table casestore.worker owner to current_user"
+sql "create role cs_su_$$ superuser; create role cs_insu_$$ login password '$pw' in role casesync_daemon, cs_su_$$"
+daemon_as "cs_insu_$$"
+rc=$?
+[ $rc -ne 0 ] && grep -q 'is a member of a superuser or BYPASSRLS role' "$T/as.log"
+ok $? "the daemon refuses a role that is a member of a superuser role"
+sql "create role cs_plain_$$ login password '$pw' in role casesync_daemon"
+daemon_as "cs_plain_$$" && ! grep -q 'db_role' "$T/as.log"
+ok $? "a plain member of casesync_daemon runs a cycle"
+
+# --- what capture can and cannot be installed on -----------------------------------
+capture_on() { # capture_on TABLE ENTITY COLS: prints "ok" or the error message
+	local msg
+	msg=$(psql -X -q -A -t -v ON_ERROR_STOP=1 -c \
+		"select casesync.install_capture('$1', '$2', 'id', '$3', '$3')" 2>&1 >/dev/null |
+		sed -n 's/^.*ERROR:  //p' | head -1)
+	echo "${msg:-ok}"
+}
+sql "create table casestore.pt (id int primary key, v text) partition by range (id)"
+is "$(capture_on casestore.pt pt '{v}')" \
+	"change capture needs a plain table: casestore.pt is a view, a partitioned table, a partition or part of an inheritance tree" \
+	"capture refuses a partitioned table (writes to its partitions would escape it)"
+sql "create table casestore.nokey (id int, v text)"
+is "$(capture_on casestore.nokey nokey '{v}')" \
+	"key column id of casestore.nokey has no unique index of its own" \
+	"capture refuses a key column without a unique index"
+sql "create table casestore.js (id serial primary key, doc json)"
+is "$(capture_on casestore.js js '{doc}')" "ok" "capture installs on a json column (no = operator)"
+sql "insert into casestore.js (doc) values ('{\"a\": 1}')"
+sql "delete from casesync.change_log where entity = 'js'"
+sql "update casestore.js set doc = '{\"a\": 2}'"
+is "$(sql "select array_to_string(casesync.mask_columns(masks[1], columns), ',') from casesync.change_log where entity = 'js'")" \
+	"doc" "a json column's change is captured (compared as text) and the write succeeds"
+sql "drop table casestore.js"
+"$BUILD/casesync" -c "$CONF" migrate >"$T/m3.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q 'change capture removed from a dropped table (entity js is no longer mapped there)' "$T/m3.out"
+ok $? "migrate clears the registry of a dropped table instead of failing"
+
 # --- capture follows the mappings --------------------------------------------------
 mkdir -p "$T/maps/lcs-rest"
 cp "$ROOT/mappings/model.json" "$T/maps/"
@@ -133,8 +208,12 @@ is "$(as daemon "select id from casestore.worker")" "42501" \
 	"the daemon's grants on the unmapped table are withdrawn"
 is "$(as daemon "select upn from casestore.person")" "42501" \
 	"the daemon can no longer read a column dropped from the mapping"
+sql "delete from casesync.change_log"
 sql "update casestore.person set upn = 'A123456789012'"
 is "$(sql "select count(*) from casesync.change_log where op = 'U'")" "0" \
 	"a change to the dropped column is no longer captured"
+sql "update casestore.person set family_name = 'Stillmapped'"
+is "$(sql "select array_to_string(casesync.mask_columns(masks[1], columns), ',') from casesync.change_log where op = 'U'")" \
+	"family_name" "... while a change to a mapped column still is"
 
 finish

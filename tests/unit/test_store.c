@@ -113,7 +113,15 @@ static void test_migrate_installs_and_is_idempotent(void **state)
 	assert_int_equal(count(s, "select count(*) from casesync.schema_version "
 			       "where component = 'casesync'"), known);
 	assert_int_equal(migrate_check_current(s, err, sizeof(err)), 0);
-	assert_int_equal(store_install_capture(s, &person), 0);
+	{
+		int changed = 0;
+
+		assert_int_equal(store_install_capture(s, &person, &changed), 0);
+		assert_int_equal(changed, 1);
+		/* Installed exactly so already: left alone. */
+		assert_int_equal(store_install_capture(s, &person, &changed), 0);
+		assert_int_equal(changed, 0);
+	}
 }
 
 static void test_newer_schema_refused(void **state)
@@ -379,6 +387,37 @@ static void test_overlapping_transactions_not_skipped(void **state)
 	store_close(other);
 }
 
+/* One folder at a time; the others return at once with nothing folded
+ * and leave the rows for later. An insert then an update of one key,
+ * folded together, is still an insert. */
+static void test_folding_is_serialised(void **state)
+{
+	struct store *s = *state, *other = connect_or_fail(conninfo);
+	long folded = -1;
+
+	clear_changes(s);
+	assert_int_equal(store_begin(other, 0), 0);
+	assert_int_equal(store_run(other, "t", "select * from "
+				   "casesync.collect_changes(100)", 0, NULL), 0);
+	/* other holds the folding lock until it commits. */
+	assert_int_equal(store_run(s, "t", "insert into casestore.person "
+				   "(family_name) values ('Folded')", 0, NULL), 0);
+	assert_int_equal(store_run(s, "t", "update casestore.person set "
+				   "given_name = 'Then' where family_name = 'Folded'",
+				   0, NULL), 0);
+	assert_int_equal(store_changes_collect(s, &folded), 0);
+	assert_int_equal(folded, 0);
+	assert_int_equal(count(s, "select count(*) from casesync.change_log"), 2);
+	assert_int_equal(store_commit(other), 0);
+	assert_int_equal(store_changes_collect(s, &folded), 0);
+	assert_int_equal(folded, 2);
+	assert_int_equal(count(s, "select count(*) from casesync.change_pending p "
+			       "join casestore.person r on r.id::text = p.local_key "
+			       "where r.family_name = 'Folded' and p.op = 'I' and "
+			       "p.columns is null"), 1);
+	store_close(other);
+}
+
 /* The daemon's start-up checks: capture as the mapping wants it. */
 static void test_capture_check(void **state)
 {
@@ -401,7 +440,25 @@ static void test_capture_check(void **state)
 	assert_int_equal(store_capture_check(s, &person, err, sizeof(err)),
 			 CS_EINVAL);
 	assert_non_null(strstr(err, "missing or disabled"));
-	assert_int_equal(store_install_capture(s, &person), 0);
+	{
+		int changed = 0;
+
+		assert_int_equal(store_install_capture(s, &person, &changed), 0);
+		assert_int_equal(changed, 1);
+	}
+	assert_int_equal(store_capture_check(s, &person, err, sizeof(err)), 0);
+	/* A replica-only trigger does not fire in normal sessions. */
+	assert_int_equal(store_run(s, "t", "alter table casestore.person enable "
+				   "replica trigger casesync_capture_update", 0,
+				   NULL), 0);
+	assert_int_equal(store_capture_check(s, &person, err, sizeof(err)),
+			 CS_EINVAL);
+	{
+		int changed = 0;
+
+		assert_int_equal(store_install_capture(s, &person, &changed), 0);
+		assert_int_equal(changed, 1);
+	}
 	assert_int_equal(store_capture_check(s, &person, err, sizeof(err)), 0);
 	/* The test connects as the cluster's superuser. */
 	assert_int_equal(store_check_role(s, err, sizeof(err)), CS_EINVAL);
@@ -495,6 +552,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capture_needs_no_grants_from_writers,
 						test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_overlapping_transactions_not_skipped,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_folding_is_serialised,
 						test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_capture_check,
 						test_setup, test_teardown),
