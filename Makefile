@@ -107,8 +107,11 @@ $(BUILD)/bench/notify-latency: bench/notify-latency.c | $(BUILD)/bench
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
 		$(shell pkg-config --cflags libpq) -o $@ $< $(shell pkg-config --libs libpq)
 
+$(BUILD)/bench/xml-stream: bench/xml-stream.c $(BUILD)/libcasesync.a | $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libcasesync.a $(ALL_LDFLAGS) $(PKG_LIBS)
+
 test-bins: $(BUILD)/casesyncd $(BUILD)/casesync $(BUILD)/lcs-sim $(UNIT_BINS) \
-	$(BUILD)/bench/notify-latency
+	$(BUILD)/bench/notify-latency $(BUILD)/bench/xml-stream
 
 # Each step re-reads pkg-config after the packages are in place.
 check: deps-test
@@ -123,7 +126,8 @@ demo: deps-test
 	@tools/demo $(BUILD)
 
 bench: deps-test
-	@$(MAKE) --no-print-directory NO_DEPS=1 $(BUILD)/casesync $(BUILD)/bench/notify-latency
+	@$(MAKE) --no-print-directory NO_DEPS=1 $(BUILD)/casesync $(BUILD)/bench/notify-latency \
+		$(BUILD)/bench/xml-stream
 	@bench/run $(BUILD)
 
 install: all

@@ -38,11 +38,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/SAX2.h>
 #include <libxml/xmlerror.h>
+#include <libxml/xmlreader.h>
 #include <libxml/xmlschemas.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
@@ -1034,25 +1037,19 @@ static int read_file(const char *path, char **buf, size_t *len)
 	return CS_OK;
 }
 
-int codec_xml_validate(xmlDocPtr doc, const char *xsd_path, int *nproblems,
-		       char *err, size_t errsz)
+/* Loads an XSD file without network or file access beyond the file itself
+ * (includes and imports are denied). */
+static int load_schema(const char *xsd_path, xmlSchemaPtr *out, char *err,
+		       size_t errsz)
 {
 	struct xml_errs st;
 	struct saved_handlers saved;
 	xmlSchemaParserCtxtPtr pctx;
-	xmlSchemaValidCtxtPtr vctx;
-	xmlSchemaPtr schema;
 	char *xsd;
 	size_t xsdlen;
 	int rc;
 
-	codec_xml_init();
-	if (nproblems)
-		*nproblems = 0;
-	if (!doc || !xsd_path) {
-		seterr(err, errsz, "no document or no schema");
-		return CS_EINVAL;
-	}
+	*out = NULL;
 	rc = read_file(xsd_path, &xsd, &xsdlen);
 	if (rc) {
 		seterr(err, errsz, "schema %s: %s", xsd_path, rc == CS_ENOMEM ?
@@ -1064,17 +1061,53 @@ int codec_xml_validate(xmlDocPtr doc, const char *xsd_path, int *nproblems,
 	pctx = xmlSchemaNewMemParserCtxt(xsd, (int)xsdlen);
 	if (pctx)
 		xmlSchemaSetParserStructuredErrors(pctx, on_error, &st);
-	schema = pctx ? xmlSchemaParse(pctx) : NULL;
+	*out = pctx ? xmlSchemaParse(pctx) : NULL;
 	xmlSchemaFreeParserCtxt(pctx);
-	if (!schema) {
-		handlers_pop(&saved);
-		free(xsd);
+	handlers_pop(&saved);
+	free(xsd);
+	if (!*out) {
 		seterr(err, errsz, "schema %s does not load: line %d: schema "
 		       "error (domain %d, code %d)", xsd_path, st.line,
 		       st.domain, st.code);
 		return CS_ERR;
 	}
+	return CS_OK;
+}
+
+static void schema_error_text(const struct xml_errs *st, int rc, char *err,
+			      size_t errsz)
+{
+	if (!st->n)
+		seterr(err, errsz, "schema validation failed (result %d)", rc);
+	else if (st->elem[0])
+		seterr(err, errsz, "line %d: schema error (domain %d, code %d) "
+		       "at element %s", st->line, st->domain, st->code, st->elem);
+	else
+		seterr(err, errsz, "line %d: schema error (domain %d, code %d)",
+		       st->line, st->domain, st->code);
+}
+
+int codec_xml_validate(xmlDocPtr doc, const char *xsd_path, int *nproblems,
+		       char *err, size_t errsz)
+{
+	struct xml_errs st;
+	struct saved_handlers saved;
+	xmlSchemaValidCtxtPtr vctx;
+	xmlSchemaPtr schema;
+	int rc;
+
+	codec_xml_init();
+	if (nproblems)
+		*nproblems = 0;
+	if (!doc || !xsd_path) {
+		seterr(err, errsz, "no document or no schema");
+		return CS_EINVAL;
+	}
+	rc = load_schema(xsd_path, &schema, err, errsz);
+	if (rc)
+		return rc;
 	memset(&st, 0, sizeof(st));
+	handlers_push(&saved, &st);
 	rc = -1;
 	vctx = xmlSchemaNewValidCtxt(schema);
 	if (vctx) {
@@ -1085,7 +1118,6 @@ int codec_xml_validate(xmlDocPtr doc, const char *xsd_path, int *nproblems,
 	}
 	xmlSchemaFree(schema);
 	handlers_pop(&saved);
-	free(xsd);
 	if (!vctx) {
 		seterr(err, errsz, "out of memory");
 		return CS_ENOMEM;
@@ -1094,14 +1126,7 @@ int codec_xml_validate(xmlDocPtr doc, const char *xsd_path, int *nproblems,
 		return CS_OK;
 	if (nproblems)
 		*nproblems = st.n ? st.n : 1;
-	if (!st.n)
-		seterr(err, errsz, "schema validation failed (result %d)", rc);
-	else if (st.elem[0])
-		seterr(err, errsz, "line %d: schema error (domain %d, code %d) "
-		       "at element %s", st.line, st.domain, st.code, st.elem);
-	else
-		seterr(err, errsz, "line %d: schema error (domain %d, code %d)",
-		       st.line, st.domain, st.code);
+	schema_error_text(&st, rc, err, errsz);
 	return CS_EINVAL;
 }
 
@@ -1138,4 +1163,253 @@ int codec_xml_serialise(xmlNodePtr node, char **out, size_t *len)
 	*out = (char *)buf;
 	*len = (size_t)size;
 	return CS_OK;
+}
+
+/* ---- streaming ---- */
+
+#define STREAM_MAX_STEPS 16
+
+struct codec_xml_stream {
+	int fd;
+	xmlTextReaderPtr reader;
+	xmlSchemaPtr schema;
+	struct xml_errs errs;
+	char *steps[STREAM_MAX_STEPS];	/* the records path, one name each */
+	int nsteps;
+	int open_depth;			/* ancestors matched so far */
+	int on_record;			/* the reader sits on a returned record */
+	int done;
+};
+
+/* Splits "/A/B/C" into names; only plain absolute element paths stream. */
+static int stream_steps(struct codec_xml_stream *s, const char *path)
+{
+	const char *p = path;
+
+	if (!p || *p != '/')
+		return CS_EINVAL;
+	while (*p == '/') {
+		const char *e = ++p;
+		size_t n;
+
+		while (*e && *e != '/')
+			e++;
+		n = (size_t)(e - p);
+		if (n == 0 || s->nsteps == STREAM_MAX_STEPS ||
+		    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			   "0123456789._-") < n)
+			return CS_EINVAL;
+		s->steps[s->nsteps] = strndup(p, n);
+		if (!s->steps[s->nsteps])
+			return CS_ENOMEM;
+		s->nsteps++;
+		p = e;
+	}
+	return s->nsteps ? CS_OK : CS_EINVAL;
+}
+
+/* The prolog (before the first element) is read here first: a DOCTYPE can
+ * only stand there, and the reader parses a DOCTYPE's internal subset
+ * before it reports the node. 1 when one is found; 0 when the first
+ * element starts first (or the prolog is not plain ASCII-compatible text:
+ * the reader's own node check then applies). */
+static int prolog_has_doctype(int fd)
+{
+	char buf[8192];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *p = buf, *end;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	end = buf + n;
+	if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
+	    (unsigned char)p[2] == 0xBF)
+		p += 3;
+	while (p < end) {
+		char *close;
+
+		p += strspn(p, " \t\r\n");
+		if (*p != '<')
+			return 0;
+		if (!strncmp(p, "<!DOCTYPE", 9))
+			return 1;
+		if (!strncmp(p, "<?", 2))
+			close = strstr(p, "?>");
+		else if (!strncmp(p, "<!--", 4))
+			close = strstr(p, "-->");
+		else
+			return 0;	/* an element: the prolog is over */
+		if (!close)
+			return 1;	/* a prolog longer than we read: refuse */
+		p = close + 2 + (p[1] == '!');
+	}
+	return 1;
+}
+
+struct codec_xml_stream *codec_xml_stream_open(const char *path,
+					       const char *records_path,
+					       const char *xsd_path, char *err,
+					       size_t errsz)
+{
+	struct codec_xml_stream *s;
+	int rc;
+
+	codec_xml_init();
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		seterr(err, errsz, "out of memory");
+		return NULL;
+	}
+	s->fd = -1;
+	rc = stream_steps(s, records_path);
+	if (rc) {
+		seterr(err, errsz, rc == CS_ENOMEM ? "out of memory" :
+		       "records must be a plain absolute element path to be "
+		       "read as a stream");
+		goto fail;
+	}
+	if (xsd_path && load_schema(xsd_path, &s->schema, err, errsz))
+		goto fail;
+	/* The file is opened here: the reader's own file loading would go
+	 * through the external entity loader, which denies everything. */
+	s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (s->fd < 0) {
+		seterr(err, errsz, "cannot be opened");
+		goto fail;
+	}
+	if (prolog_has_doctype(s->fd)) {
+		seterr(err, errsz, "DOCTYPE not allowed");
+		goto fail;
+	}
+	s->reader = xmlReaderForFd(s->fd, NULL, NULL, PARSE_OPTIONS);
+	if (!s->reader) {
+		seterr(err, errsz, "out of memory");
+		goto fail;
+	}
+	if (s->schema && xmlTextReaderSetSchema(s->reader, s->schema) != 0) {
+		seterr(err, errsz, "schema cannot be used for streaming");
+		goto fail;
+	}
+	xmlTextReaderSetStructuredErrorHandler(s->reader, on_error, &s->errs);
+	return s;
+fail:
+	codec_xml_stream_close(s);
+	return NULL;
+}
+
+static int stream_fail(struct codec_xml_stream *s, char *err, size_t errsz,
+		       const char *what)
+{
+	s->done = 1;
+	if (what)
+		seterr(err, errsz, "%s", what);
+	else if (s->errs.n && s->schema && s->errs.domain == XML_FROM_SCHEMASV)
+		schema_error_text(&s->errs, 1, err, errsz);
+	else if (s->errs.n)
+		seterr(err, errsz, "line %d: XML error (domain %d, code %d)",
+		       s->errs.line, s->errs.domain, s->errs.code);
+	else
+		seterr(err, errsz, "XML error (not well-formed)");
+	return CS_EINVAL;
+}
+
+int codec_xml_stream_next(struct codec_xml_stream *s, xmlNodePtr *rec,
+			  int *line, char *err, size_t errsz)
+{
+	struct saved_handlers saved;
+	struct xml_errs ignored;
+	int rc = 0;
+
+	*rec = NULL;
+	if (s->done)
+		return 0;
+	memset(&ignored, 0, sizeof(ignored));
+	handlers_push(&saved, &ignored);
+	for (;;) {
+		int r, type, depth;
+		const xmlChar *name;
+
+		/* Past a returned record: skip its subtree (still parsed, and
+		 * validated, but freed as the reader moves on). */
+		if (s->on_record) {
+			s->on_record = 0;
+			r = xmlTextReaderNext(s->reader);
+		} else {
+			r = xmlTextReaderRead(s->reader);
+		}
+		if (s->errs.n || r < 0) {
+			rc = stream_fail(s, err, errsz, NULL);
+			break;
+		}
+		if (r == 0) {
+			/* The end: every error, schema ones included, is in. */
+			s->done = 1;
+			if (s->schema && xmlTextReaderIsValid(s->reader) != 1)
+				rc = stream_fail(s, err, errsz, s->errs.n ? NULL :
+						 "schema validation failed");
+			break;
+		}
+		type = xmlTextReaderNodeType(s->reader);
+		if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
+			rc = stream_fail(s, err, errsz, "DOCTYPE not allowed");
+			break;
+		}
+		if (type == XML_READER_TYPE_ENTITY_REFERENCE) {
+			rc = stream_fail(s, err, errsz, "entity references not allowed");
+			break;
+		}
+		depth = xmlTextReaderDepth(s->reader);
+		if (depth >= CODEC_XML_MAX_DEPTH) {
+			rc = stream_fail(s, err, errsz, "nesting too deep");
+			break;
+		}
+		if (type != XML_READER_TYPE_ELEMENT)
+			continue;
+		/* Ancestors matched so far: only elements on the path count. */
+		if (depth < s->open_depth)
+			s->open_depth = depth;
+		name = xmlTextReaderConstLocalName(s->reader);
+		if (depth != s->open_depth || depth >= s->nsteps || !name ||
+		    strcmp((const char *)name, s->steps[depth]))
+			continue;
+		if (depth + 1 < s->nsteps) {
+			s->open_depth = depth + 1;
+			continue;
+		}
+		*rec = xmlTextReaderExpand(s->reader);
+		if (!*rec || s->errs.n) {
+			*rec = NULL;
+			rc = stream_fail(s, err, errsz, NULL);
+			break;
+		}
+		if (tree_too_deep(*rec, CODEC_XML_MAX_DEPTH - depth)) {
+			*rec = NULL;
+			rc = stream_fail(s, err, errsz, "nesting too deep");
+			break;
+		}
+		if (line)
+			*line = xmlGetLineNo(*rec) > 0 ? (int)xmlGetLineNo(*rec) :
+				xmlTextReaderGetParserLineNumber(s->reader);
+		s->on_record = 1;
+		rc = 1;
+		break;
+	}
+	handlers_pop(&saved);
+	return rc;
+}
+
+void codec_xml_stream_close(struct codec_xml_stream *s)
+{
+	if (!s)
+		return;
+	if (s->reader)
+		xmlFreeTextReader(s->reader);
+	if (s->schema)
+		xmlSchemaFree(s->schema);
+	if (s->fd >= 0)
+		close(s->fd);
+	for (int i = 0; i < s->nsteps; i++)
+		free(s->steps[i]);
+	free(s);
 }

@@ -106,6 +106,29 @@ void codec_xml_remove_items(xmlNodePtr node, const char *path);
 int codec_xml_validate(xmlDocPtr doc, const char *xsd_path, int *nproblems,
 		       char *err, size_t errsz) CS_MUST_CHECK;
 
+/* Reading a large file one record at a time (libxml2's xmlTextReader), so
+ * memory stays flat as files grow. The same rules as codec_xml_parse: no
+ * network, no DTD, any DOCTYPE or entity reference rejected before a
+ * record is returned, the nesting limit, errors as line, domain and code.
+ * records_path is a plain absolute element path ("/Message/Children/Child",
+ * local names); each element it names is returned as one record. With an
+ * XSD, the whole document is validated as it streams: a schema error can
+ * surface after earlier records were returned, so a caller that must not
+ * apply part of a file works inside a transaction it can roll back. */
+struct codec_xml_stream;
+
+struct codec_xml_stream *codec_xml_stream_open(const char *path,
+					       const char *records_path,
+					       const char *xsd_path, char *err,
+					       size_t errsz);
+/* 1 with *rec (valid until the next call; XPaths relative to it work) and
+ * *line (its start tag's line); 0 at the end of a valid document; CS_EINVAL
+ * with the problem in err (and no record) otherwise, after which it returns
+ * 0. */
+int codec_xml_stream_next(struct codec_xml_stream *s, xmlNodePtr *rec,
+			  int *line, char *err, size_t errsz) CS_MUST_CHECK;
+void codec_xml_stream_close(struct codec_xml_stream *s);
+
 /* Serialises node (an element) as a standalone UTF-8 document, indented.
  * Caller frees with xmlFree. */
 int codec_xml_serialise(xmlNodePtr node, char **out, size_t *len)
