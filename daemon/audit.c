@@ -7,11 +7,30 @@
 json_t *audit_changes_json(const struct record *old_rec,
 			   const struct record *new_rec)
 {
-	const struct map_entity *e = new_rec->ent;
+	const struct map_entity *e;
 	json_t *o = json_object();
 
-	if (!o)
-		return NULL;
+	/* No record at all (a rejected input): no field changed. */
+	if (!o || (!new_rec && !old_rec))
+		return o;
+	if (!new_rec) {
+		/* A removal: every old value goes. */
+		e = old_rec->ent;
+		for (size_t i = 0; i < e->nfields; i++) {
+			const char *ov = record_get(old_rec, i);
+			json_t *pair;
+
+			if (!ov)
+				continue;
+			pair = json_pack("{s:s,s:n}", "old", ov, "new");
+			if (!pair || json_object_set_new(o, e->fields[i].name, pair)) {
+				json_decref(o);
+				return NULL;
+			}
+		}
+		return o;
+	}
+	e = new_rec->ent;
 	for (size_t i = 0; i < e->nfields; i++) {
 		const char *ov = old_rec ? record_get(old_rec, i) : NULL;
 		const char *nv = record_get(new_rec, i);

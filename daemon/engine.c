@@ -47,6 +47,21 @@ static void audit_fill(struct engine *en, struct audit_entry *a,
 	a->outcome = outcome;
 }
 
+static struct engine_entity_counts *ecount(struct engine *en,
+					   const struct map_entity *e)
+{
+	static struct engine_entity_counts sink;
+
+	if (!en->per_entity || e < en->maps->entities ||
+	    e >= en->maps->entities + en->maps->nentities)
+		return &sink;
+	return &en->per_entity[e - en->maps->entities];
+}
+
+static int apply_children(struct engine *en, const struct map_entity *e,
+			  const char *key, const struct record *rec,
+			  const char *version, struct engine_counts *c);
+
 /* A council record we have never seen: create it in the provider store. */
 static int pull_create(struct engine *en, const struct map_entity *e,
 		       struct codec_item *it, struct engine_counts *c)
@@ -69,9 +84,12 @@ static int pull_create(struct engine *en, const struct map_entity *e,
 	if (rc == CS_OK) {
 		c->created_local++;
 		c->pulled++;
+		ecount(en, e)->created++;
 		log_info("record_created", "entity=%s direction=to_provider "
 			 "local_key=%s remote_id=%s", e->name, key, it->remote_id);
 	}
+	if (rc == CS_OK && en->nested)
+		rc = apply_children(en, e, key, it->rec, it->version, c);
 	free(key);
 	return rc;
 }
@@ -96,6 +114,25 @@ static int pull_item(struct engine *en, const struct map_entity *e,
 	rc = store_crosswalk_by_remote(en->store, e->name, it->remote_id, &key);
 	if (rc)
 		return rc;
+	if (!key && en->nested) {
+		int many = 0;
+
+		/* The provider may know the record already (say, from the web
+		 * service): link it rather than create it again. */
+		if ((rc = store_local_find(en->store, e, it->rec, &key, &many)))
+			return rc;
+		if (many) {
+			log_warn("record_ambiguous", "entity=%s remote_id=%s "
+				 "problem=\"several provider records share its "
+				 "match keys\"", e->name, it->remote_id);
+			return CS_EINVAL;
+		}
+		if (key && (rc = store_crosswalk_put(en->store, e->name, key,
+						     it->remote_id))) {
+			free(key);
+			return rc;
+		}
+	}
 	if (!key)
 		return pull_create(en, e, it, c);
 	rc = store_base_get(en->store, e, key, &base, &base_ver);
@@ -103,6 +140,7 @@ static int pull_item(struct engine *en, const struct map_entity *e,
 		goto out;
 	if (base_ver && it->version && !strcmp(base_ver, it->version)) {
 		c->skipped++;	/* our own push coming back, or a replay */
+		ecount(en, e)->unchanged++;
 		goto out;
 	}
 	rc = store_local_read(en->store, e, key, &local);
@@ -119,6 +157,7 @@ static int pull_item(struct engine *en, const struct map_entity *e,
 		log_warn("record_conflict", "entity=%s local_key=%s fields=%zu",
 			 e->name, key, m.manual);
 		c->conflicts++;
+		ecount(en, e)->conflicts++;
 		goto out;
 	}
 	if (m.to_local) {
@@ -133,14 +172,21 @@ static int pull_item(struct engine *en, const struct map_entity *e,
 		if ((rc = audit_write(en->store, &a)))
 			goto out;
 		c->pulled++;
+		ecount(en, e)->updated++;
 		log_info("record_updated", "entity=%s direction=to_provider "
 			 "local_key=%s fields=%zu", e->name, key, m.to_local);
 	} else {
 		c->skipped++;
+		ecount(en, e)->unchanged++;
 	}
 	/* The council's values are now agreed; local-only edits still differ
-	 * from this base and are pushed by the push phase. */
-	rc = store_base_put(en->store, e, key, it->rec, it->version);
+	 * from this base and are pushed by the push phase. An unchanged base
+	 * is not written again. */
+	if (!base || !record_tree_equal(base, it->rec) ||
+	    (it->version && (!base_ver || strcmp(base_ver, it->version))))
+		rc = store_base_put(en->store, e, key, it->rec, it->version);
+	if (rc == CS_OK && en->nested)
+		rc = apply_children(en, e, key, it->rec, it->version, c);
 out:
 	merge_result_clear(&m);
 	record_free(base);
@@ -148,6 +194,143 @@ out:
 	free(key);
 	free(base_ver);
 	return rc;
+}
+
+/* True when a and b agree on every match key of their entity (all
+ * present). */
+static int same_match_keys(const struct map_entity *e, const struct record *a,
+			   const struct record *b)
+{
+	if (e->nmatch == 0)
+		return 0;
+	for (size_t k = 0; k < e->nmatch; k++) {
+		const char *x = record_get(a, e->match[k]);
+
+		if (!x || !record_field_equal(a, b, e->match[k]))
+			return 0;
+	}
+	return 1;
+}
+
+/* One nested item: an existing provider row (matched) is merged against its
+ * base, a new one is inserted under the parent. Then its own children. */
+static int apply_child(struct engine *en, const struct map_entity *ce,
+		       const char *parent_key, struct local_row *match,
+		       const struct record *in, const char *version,
+		       struct engine_counts *c)
+{
+	struct record *base = NULL;
+	struct merge_result m = { 0 };
+	struct audit_entry a;
+	char *key = NULL, *base_ver = NULL;
+	int rc;
+
+	if (!match) {
+		rc = store_local_insert_under(en->store, ce, parent_key, in, &key);
+		if (rc == CS_OK)
+			rc = store_base_put(en->store, ce, key, in, version);
+		if (rc == CS_OK) {
+			audit_fill(en, &a, ce, "create_local", key, NULL,
+				   SIDE_REMOTE, version, "applied");
+			a.new_rec = in;
+			rc = audit_write(en->store, &a);
+		}
+		if (rc == CS_OK) {
+			c->created_local++;
+			ecount(en, ce)->created++;
+			rc = apply_children(en, ce, key, in, version, c);
+		}
+		free(key);
+		return rc;
+	}
+	rc = store_base_get(en->store, ce, match->key, &base, &base_ver);
+	if (rc == CS_OK)
+		rc = merge_records(base, match->rec, in, MERGE_NEWER_UNKNOWN, &m);
+	if (rc)
+		goto out;
+	if (m.manual) {
+		log_warn("record_conflict", "entity=%s local_key=%s fields=%zu",
+			 ce->name, match->key, m.manual);
+		c->conflicts++;
+		ecount(en, ce)->conflicts++;
+		goto out;
+	}
+	if (m.to_local) {
+		rc = store_local_update(en->store, ce, match->key, match->rec,
+					m.merged);
+		if (rc == CS_OK) {
+			audit_fill(en, &a, ce, "update_local", match->key, NULL,
+				   SIDE_REMOTE, version,
+				   m.conflicts ? "applied_by_policy" : "applied");
+			a.old_rec = match->rec;
+			a.new_rec = m.merged;
+			rc = audit_write(en->store, &a);
+		}
+		if (rc)
+			goto out;
+		ecount(en, ce)->updated++;
+	} else {
+		ecount(en, ce)->unchanged++;
+	}
+	if (!base || !record_tree_equal(base, in))
+		rc = store_base_put(en->store, ce, match->key, in, version);
+	if (rc == CS_OK)
+		rc = apply_children(en, ce, match->key, in, version, c);
+out:
+	merge_result_clear(&m);
+	record_free(base);
+	free(base_ver);
+	return rc;
+}
+
+/* Nested collections of a council record, matched to the provider's rows
+ * under the same parent by the child entity's match keys. Provider rows
+ * the council record no longer lists are left alone: deletions travel as
+ * tombstones (issue 6). */
+static int apply_children(struct engine *en, const struct map_entity *e,
+			  const char *key, const struct record *rec,
+			  const char *version, struct engine_counts *c)
+{
+	for (size_t ci = 0; ci < e->nchildren; ci++) {
+		const struct map_entity *ce = e->children[ci];
+		const struct record_list *in = &rec->kids[ci];
+		struct local_row *rows = NULL;
+		size_t nrows = 0;
+		unsigned char *used;
+		int rc;
+
+		if (in->n == 0 || !ce->local_parent_col)
+			continue;
+		if ((rc = store_local_children(en->store, ce, key, &rows, &nrows)))
+			return rc;
+		used = calloc(nrows + 1, 1);
+		if (!used) {
+			store_local_rows_free(rows, nrows);
+			return CS_ENOMEM;
+		}
+		for (size_t i = 0; i < in->n && rc == CS_OK; i++) {
+			struct local_row *match = NULL;
+
+			for (size_t j = 0; j < nrows && !match; j++)
+				if (!used[j] && same_match_keys(ce, rows[j].rec,
+								in->v[i])) {
+					used[j] = 1;
+					match = &rows[j];
+				}
+			rc = apply_child(en, ce, key, match, in->v[i], version, c);
+		}
+		free(used);
+		store_local_rows_free(rows, nrows);
+		if (rc)
+			return rc;
+	}
+	return CS_OK;
+}
+
+int engine_apply_remote(struct engine *en, const struct map_entity *e,
+			struct codec_item *it, struct engine_counts *c)
+{
+	return pull_item(en, e, it, c);
 }
 
 static int pull_page(struct engine *en, const struct map_entity *e,

@@ -398,8 +398,15 @@ static int local_vals(const struct map_entity *e, const struct record *old,
 int store_local_insert(struct store *s, const struct map_entity *e,
 		       const struct record *rec, char **local_key)
 {
+	return store_local_insert_under(s, e, NULL, rec, local_key);
+}
+
+int store_local_insert_under(struct store *s, const struct map_entity *e,
+			     const char *parent_key, const struct record *rec,
+			     char **local_key)
+{
 	struct buf sql;
-	const char *params[MAPPING_MAX_FIELDS];
+	const char *params[MAPPING_MAX_FIELDS + 1];
 	struct local_vals lv;
 	int n = 0, rc;
 
@@ -417,6 +424,12 @@ int store_local_insert(struct store *s, const struct map_entity *e,
 			goto out;
 		params[n] = lv.val[n];
 	}
+	if (parent_key && e->local_parent_col) {
+		if ((n && buf_appends(&sql, ", ")) ||
+		    append_ident(s, &sql, e->local_parent_col))
+			goto out;
+		params[n++] = parent_key;
+	}
 	if (buf_appends(&sql, ") VALUES ("))
 		goto out;
 	for (int i = 0; i < n; i++)
@@ -430,6 +443,163 @@ int store_local_insert(struct store *s, const struct map_entity *e,
 		rc = CS_EIO;
 out:
 	local_vals_free(&lv);
+	buf_free(&sql);
+	return rc;
+}
+
+/* Decodes row i of r (the entity's fields, in order, from column off) into
+ * a record. */
+static int row_record(const struct map_entity *e, PGresult *r, int row,
+		      int off, struct record **out)
+{
+	*out = record_new(e);
+	if (!*out)
+		return CS_ENOMEM;
+	for (size_t i = 0; i < e->nfields; i++) {
+		char *raw, err[256];
+		int rc;
+
+		if (PQgetisnull(r, row, off + (int)i))
+			continue;
+		raw = PQgetvalue(r, row, off + (int)i);
+		rc = codec_value_decode(&e->fields[i], SIDE_LOCAL, &raw, 1,
+					&(*out)->vals[i], err, sizeof(err));
+		if (rc) {
+			log_warn("local_value_invalid", "entity=%s problem=\"%s\"",
+				 e->name, err);
+			record_free(*out);
+			*out = NULL;
+			return rc;
+		}
+	}
+	return CS_OK;
+}
+
+int store_local_children(struct store *s, const struct map_entity *e,
+			 const char *parent_key, struct local_row **out,
+			 size_t *n)
+{
+	struct buf sql;
+	const char *p[] = { parent_key };
+	PGresult *r = NULL;
+	int rc = CS_ENOMEM;
+
+	*out = NULL;
+	*n = 0;
+	if (!e->local_parent_col)
+		return CS_EINVAL;
+	buf_init(&sql, 64 * 1024);
+	if (buf_appends(&sql, "SELECT ") || append_ident(s, &sql, e->local_key) ||
+	    buf_appends(&sql, "::text"))
+		goto out;
+	for (size_t i = 0; i < e->nfields; i++)
+		if (buf_appends(&sql, ", ") ||
+		    append_ident(s, &sql, e->fields[i].local_col) ||
+		    buf_appends(&sql, "::text"))
+			goto out;
+	if (buf_appends(&sql, " FROM ") || append_ident(s, &sql, e->local_table) ||
+	    buf_appends(&sql, " WHERE ") ||
+	    append_ident(s, &sql, e->local_parent_col) ||
+	    buf_appends(&sql, "::text = $1 ORDER BY ") ||
+	    append_ident(s, &sql, e->local_key))
+		goto out;
+	rc = CS_EIO;
+	r = store_exec(s, "local_children", sql.data, 1, p);
+	if (!r)
+		goto out;
+	rc = CS_ENOMEM;
+	*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out));
+	if (!*out)
+		goto out;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct local_row *row = &(*out)[i];
+
+		row->key = cs_strdup(PQgetvalue(r, i, 0));
+		if (!row->key)
+			goto out;
+		(*n)++;
+		if ((rc = row_record(e, r, i, 1, &row->rec)))
+			goto out;
+		rc = CS_ENOMEM;
+	}
+	rc = CS_OK;
+out:
+	if (rc) {
+		store_local_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	PQclear(r);
+	buf_free(&sql);
+	return rc;
+}
+
+void store_local_rows_free(struct local_row *rows, size_t n)
+{
+	for (size_t i = 0; rows && i < n; i++) {
+		free(rows[i].key);
+		record_free(rows[i].rec);
+	}
+	free(rows);
+}
+
+int store_local_find(struct store *s, const struct map_entity *e,
+		     const struct record *rec, char **local_key, int *many)
+{
+	struct buf sql;
+	const char *params[MAPPING_MAX_KEYS];
+	char *own[MAPPING_MAX_KEYS] = { 0 };
+	PGresult *r = NULL;
+	int rc = CS_ENOMEM;
+
+	*local_key = NULL;
+	*many = 0;
+	if (e->nmatch == 0)
+		return CS_OK;
+	buf_init(&sql, 64 * 1024);
+	if (buf_appends(&sql, "SELECT ") || append_ident(s, &sql, e->local_key) ||
+	    buf_appends(&sql, "::text FROM ") ||
+	    append_ident(s, &sql, e->local_table) || buf_appends(&sql, " WHERE "))
+		goto out;
+	for (size_t k = 0; k < e->nmatch; k++) {
+		size_t fi = e->match[k];
+		char **vals, err[256];
+		size_t nv;
+		int skip;
+
+		rc = codec_value_encode_joined(rec, fi, SIDE_LOCAL, &vals, &nv,
+					       &skip, err, sizeof(err));
+		if (rc)
+			goto out;
+		own[k] = nv ? vals[0] : NULL;
+		if (nv)
+			vals[0] = NULL;
+		codec_vals_free(vals, nv);
+		rc = CS_OK;
+		if (!own[k])	/* an absent match key matches nothing */
+			goto out;
+		params[k] = own[k];
+		rc = CS_ENOMEM;
+		if ((k && buf_appends(&sql, " AND ")) ||
+		    append_ident(s, &sql, e->fields[fi].local_col) ||
+		    buf_printf(&sql, "::text = $%zu", k + 1))
+			goto out;
+	}
+	if (buf_appends(&sql, " LIMIT 2"))
+		goto out;
+	rc = CS_EIO;
+	r = store_exec(s, "local_find", sql.data, (int)e->nmatch, params);
+	if (!r)
+		goto out;
+	rc = CS_OK;
+	if (PQntuples(r) > 1)
+		*many = 1;
+	else if (PQntuples(r) == 1 && !(*local_key = cs_strdup(PQgetvalue(r, 0, 0))))
+		rc = CS_ENOMEM;
+out:
+	for (size_t k = 0; k < e->nmatch; k++)
+		free(own[k]);
+	PQclear(r);
 	buf_free(&sql);
 	return rc;
 }

@@ -26,8 +26,8 @@ struct audit_entry {
 	const char *outcome;	/* "applied", "pushed", "rejected", ... */
 };
 
-/* {"field": {"old": v, "new": v}} for each field that differs; NULL on
- * allocation failure. */
+/* {"field": {"old": v, "new": v}} for each field that differs (new NULL:
+ * every old value; both NULL: none); NULL on allocation failure. */
 json_t *audit_changes_json(const struct record *old_rec,
 			   const struct record *new_rec);
 

@@ -25,6 +25,15 @@ struct engine_counts {
 	long errors;
 };
 
+/* Per entity, what applying council records did to the provider store. */
+struct engine_entity_counts {
+	long created;
+	long updated;
+	long unchanged;
+	long rejected;
+	long conflicts;
+};
+
 struct engine {
 	const struct config *cfg;
 	const struct mapping_set *maps;
@@ -32,6 +41,12 @@ struct engine {
 	struct remote *remote;
 	const char *actor;	/* daemon instance name, for the audit trail */
 	long long cycle_id;
+	/* Extract-file imports: nested collections are applied too (matched
+	 * by the mapping's match keys), and a council record not yet in the
+	 * crosswalk is linked to the provider record with the same match
+	 * keys instead of being created again. */
+	int nested;
+	struct engine_entity_counts *per_entity;	/* maps->nentities, or NULL */
 };
 
 /* Runs one full cycle over every entity of the mapping set and records it
@@ -43,6 +58,13 @@ struct engine {
 int engine_syncs(const struct map_entity *e);
 
 int engine_cycle(struct engine *en, struct engine_counts *counts)
+	CS_MUST_CHECK;
+
+/* Applies one council record to the provider store inside the caller's
+ * transaction (with echo suppression): crosswalk, base, three-way merge,
+ * audit, and with en->nested its nested collections. */
+int engine_apply_remote(struct engine *en, const struct map_entity *e,
+			struct codec_item *it, struct engine_counts *c)
 	CS_MUST_CHECK;
 
 #endif

@@ -72,6 +72,26 @@ int store_local_read(struct store *s, const struct map_entity *e,
 /* Inserts the fields that may flow to the provider; returns the new key. */
 int store_local_insert(struct store *s, const struct map_entity *e,
 		       const struct record *r, char **local_key) CS_MUST_CHECK;
+/* The same for a row of a nested collection, under its parent's key. */
+int store_local_insert_under(struct store *s, const struct map_entity *e,
+			     const char *parent_key, const struct record *rec,
+			     char **local_key) CS_MUST_CHECK;
+
+struct local_row {
+	char *key;
+	struct record *rec;
+};
+/* The rows of a nested collection under one parent, in key order. */
+int store_local_children(struct store *s, const struct map_entity *e,
+			 const char *parent_key, struct local_row **out,
+			 size_t *n) CS_MUST_CHECK;
+void store_local_rows_free(struct local_row *rows, size_t n);
+/* The one row whose match-key columns hold rec's match-key values
+ * (*local_key NULL when none; *many set when more than one). */
+int store_local_find(struct store *s, const struct map_entity *e,
+		     const struct record *rec, char **local_key, int *many)
+	CS_MUST_CHECK;
+
 /* Updates the fields that differ from old and may flow to the provider. */
 int store_local_update(struct store *s, const struct map_entity *e,
 		       const char *local_key, const struct record *old,

@@ -109,12 +109,38 @@ static void test_creation(void **state)
 	check_cases(cases, CS_ARRAY_LEN(cases));
 }
 
+/* A rejected input has no record: no field changed. A removal has only
+ * the old record: every value it had goes. */
+static void test_no_record_and_removal(void **state)
+{
+	const char *vals[NF] = { "Fay", NULL, "A123", "2" };
+	struct record *o = make(vals);
+	json_t *got = audit_changes_json(NULL, NULL);
+	json_t *want = json_loads("{}", 0, NULL);
+
+	(void)state;
+	assert_non_null(got);
+	assert_true(json_equal(got, want));
+	json_decref(got);
+	json_decref(want);
+	got = audit_changes_json(o, NULL);
+	want = json_loads("{\"given_name\": {\"old\": \"Fay\", \"new\": null},"
+			  " \"upn\": {\"old\": \"A123\", \"new\": null},"
+			  " \"gender\": {\"old\": \"2\", \"new\": null}}", 0, NULL);
+	assert_non_null(got);
+	assert_true(json_equal(got, want));
+	json_decref(got);
+	json_decref(want);
+	record_free(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_only_differing_fields),
 		cmocka_unit_test(test_null_values),
 		cmocka_unit_test(test_creation),
+		cmocka_unit_test(test_no_record_and_removal),
 	};
 
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);

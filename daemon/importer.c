@@ -1,0 +1,198 @@
+/* importer.c - one extract file into the provider store (importer.h). */
+#include "importer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "codec.h"
+#include "codec_xml.h"
+#include "log.h"
+
+/* The council's id of a record element, when it can be read at all. */
+static char *record_id(const struct map_entity *e, xmlNodePtr node)
+{
+	char err[256], **vals = NULL, *id = NULL;
+	size_t n = 0;
+	void *comp = codec_xml_xpath_compile(e->remote_id_loc, err, sizeof(err));
+
+	if (comp && codec_xml_get(node, comp, &vals, &n, err, sizeof(err)) == 0 &&
+	    n == 1 && vals[0][0] && strlen(vals[0]) <= 200)
+		id = cs_strdup(vals[0]);
+	codec_xml_vals_free(vals, n);
+	codec_xml_xpath_free(comp);
+	return id;
+}
+
+static int quarantine(struct engine *en, const struct map_entity *e,
+		      const char *remote_id, const char *source, int line,
+		      const char *reason)
+{
+	char where[600], cycle[32];
+	const char *p[] = { e->name, remote_id, where, reason, cycle };
+	struct audit_entry a;
+
+	snprintf(where, sizeof(where), "%s:%d", source, line);
+	snprintf(cycle, sizeof(cycle), "%lld", en->cycle_id);
+	log_warn("record_quarantined", "entity=%s remote_id=%s source=\"%s\" "
+		 "problem=\"%s\"", e->name, remote_id ? remote_id : "-", where,
+		 reason);
+	if (store_run(en->store, "quarantine",
+		      "INSERT INTO casesync.quarantine (entity, remote_id, source, "
+		      "reason, cycle_id) VALUES ($1, $2, $3, $4, "
+		      "nullif($5, '0')::bigint)", 5, p))
+		return CS_EIO;
+	memset(&a, 0, sizeof(a));
+	a.cycle_id = en->cycle_id;
+	a.actor = en->actor;
+	a.action = "reject_input";
+	a.entity = e;
+	a.remote_id = remote_id;
+	a.source = SIDE_REMOTE;
+	a.outcome = "quarantined";
+	return audit_write(en->store, &a);
+}
+
+static int cycle_open(struct engine *en)
+{
+	const char *p[] = { en->actor };
+	PGresult *r = store_exec(en->store, "import_cycle",
+				 "INSERT INTO casesync.cycles (instance) VALUES ($1) "
+				 "RETURNING id", 1, p);
+
+	if (!r)
+		return CS_EIO;
+	if (cs_parse_int64(PQgetvalue(r, 0, 0), 1, 9223372036854775807LL,
+			   &en->cycle_id))
+		en->cycle_id = 0;
+	PQclear(r);
+	return en->cycle_id ? CS_OK : CS_EIO;
+}
+
+static int cycle_close(struct engine *en, const struct engine_counts *c,
+		       const struct import_result *res)
+{
+	char v[5][32];
+	const char *p[5];
+
+	snprintf(v[0], sizeof(v[0]), "%lld", en->cycle_id);
+	snprintf(v[1], sizeof(v[1]), "%ld", c->pulled);
+	snprintf(v[2], sizeof(v[2]), "%ld", c->created_local);
+	snprintf(v[3], sizeof(v[3]), "%ld", res->quarantined);
+	snprintf(v[4], sizeof(v[4]), "%ld", c->conflicts);
+	for (int i = 0; i < 5; i++)
+		p[i] = v[i];
+	return store_run(en->store, "import_cycle_done",
+			 "UPDATE casesync.cycles SET finished_at = now(), "
+			 "status = 'ok', pulled = $2, created_local = $3, "
+			 "rejected = $4, conflicts = $5 WHERE id = $1", 5, p);
+}
+
+/* One top-level XML entity's records. */
+static int import_entity(struct engine *en, const struct map_entity *e,
+			 const char *path, const char *source, const char *xsd,
+			 struct engine_counts *c, struct import_result *res,
+			 char *err, size_t errsz)
+{
+	char serr[512];
+	struct codec_xml_stream *s = codec_xml_stream_open(path, e->records_loc,
+							   xsd, serr,
+							   sizeof(serr));
+	xmlNodePtr node;
+	int line = 0, rc;
+
+	if (!s) {
+		snprintf(err, errsz, "%s: %s", source, serr);
+		return CS_EINVAL;
+	}
+	while ((rc = codec_xml_stream_next(s, &node, &line, serr,
+					   sizeof(serr))) == 1) {
+		struct codec_item it;
+		const char *why = NULL;
+		char derr[512];
+
+		memset(&it, 0, sizeof(it));
+		res->records++;
+		it.remote_id = record_id(e, node);
+		rc = CS_OK;
+		if (!it.remote_id)
+			why = "no council id";
+		else if (codec_xml_decode_record(e, node, &it.rec, derr,
+						 sizeof(derr)))
+			why = derr;	/* names the field, never the value */
+		else if ((rc = store_savepoint(en->store)) == CS_OK) {
+			int arc = engine_apply_remote(en, e, &it, c);
+
+			if (arc == CS_OK) {
+				rc = store_release(en->store);
+				res->applied++;
+			} else if (PQstatus(en->store->conn) != CONNECTION_OK) {
+				rc = CS_EIO;
+			} else {
+				store_rollback_to(en->store);
+				rc = store_release(en->store);
+				why = arc == CS_EINVAL ? "not applied: ambiguous or "
+					"invalid for the provider store" :
+					"not applied: the provider store refused it";
+			}
+		}
+		if (rc == CS_OK && why) {
+			rc = quarantine(en, e, it.remote_id, source, line, why);
+			res->quarantined++;
+		}
+		free(it.remote_id);
+		record_free(it.rec);
+		if (rc) {
+			snprintf(err, errsz, "%s:%d: the database failed", source,
+				 line);
+			codec_xml_stream_close(s);
+			return CS_EIO;
+		}
+	}
+	codec_xml_stream_close(s);
+	if (rc) {
+		snprintf(err, errsz, "%s: %s", source, serr);
+		return CS_EINVAL;
+	}
+	return CS_OK;
+}
+
+int import_file(struct engine *en, const char *path, const char *source,
+		const char *xsd, struct import_result *res, char *err,
+		size_t errsz)
+{
+	struct engine_counts c;
+	int rc = CS_OK, any = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&c, 0, sizeof(c));
+	en->nested = 1;
+	if (store_begin(en->store, 1))
+		return CS_EIO;
+	if (cycle_open(en)) {
+		store_rollback(en->store);
+		return CS_EIO;
+	}
+	for (size_t i = 0; i < en->maps->nentities && rc == CS_OK; i++) {
+		const struct map_entity *e = &en->maps->entities[i];
+
+		if (e->parent || e->codec != CODEC_XML || !e->records_loc)
+			continue;
+		any = 1;
+		rc = import_entity(en, e, path, source, xsd ? xsd : e->xsd, &c,
+				   res, err, errsz);
+	}
+	if (rc == CS_OK && !any) {
+		snprintf(err, errsz, "mapping set %s has no XML records to import",
+			 en->maps->name);
+		rc = CS_EINVAL;
+	}
+	if (rc == CS_OK)
+		rc = cycle_close(en, &c, res);
+	if (rc == CS_OK)
+		rc = store_commit(en->store);
+	if (rc)
+		store_rollback(en->store);
+	return rc;
+}
