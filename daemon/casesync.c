@@ -251,7 +251,8 @@ static int cmd_import(const struct options *o, int argc, char **argv)
 	en.per_entity = calloc(set->nentities + 1, sizeof(*en.per_entity));
 	if (!en.per_entity)
 		goto out;
-	switch (import_file(&en, file, file, xsd, &res, err, sizeof(err))) {
+	switch (import_file(&en, file, file, xsd, NULL, NULL, &res, err,
+			    sizeof(err))) {
 	case CS_OK:
 		for (size_t i = 0; i < set->nentities; i++) {
 			const struct engine_entity_counts *k = &en.per_entity[i];

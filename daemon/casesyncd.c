@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -91,13 +92,15 @@ static int runtime_load(const struct options *o, const struct config *cur,
 		goto fail;
 	}
 	diag_free(&d);
-	if (rt->cfg->remote_transport != TRANSPORT_HTTP) {
-		log_error("config_invalid", "problem=\"remote.transport = files is "
-			  "not supported by this version\"");
-		goto fail;
-	}
-	rt->remote = remote_new(rt->cfg, err, sizeof(err));
-	if (!rt->remote) {
+	if (rt->cfg->remote_transport == TRANSPORT_FILES) {
+		struct stat st;
+
+		if (stat(rt->cfg->remote_inbox, &st) || !S_ISDIR(st.st_mode)) {
+			log_error("config_invalid", "problem=\"remote.inbox is not a "
+				  "directory\"");
+			goto fail;
+		}
+	} else if (!(rt->remote = remote_new(rt->cfg, err, sizeof(err)))) {
 		log_error("config_invalid", "problem=\"%s\"", err);
 		goto fail;
 	}

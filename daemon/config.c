@@ -40,6 +40,8 @@ static const struct cfg_key keys[] = {
 	{ "remote", "url", CFG_STR, OFF(remote_url), "", 0, 0, CFG_RELOAD },
 	{ "remote", "inbox", CFG_STR, OFF(remote_inbox), "", 0, 0, CFG_RELOAD },
 	{ "remote", "outbox", CFG_STR, OFF(remote_outbox), "", 0, 0, CFG_RELOAD },
+	{ "remote", "inbox_settle_s", CFG_INT, OFF(remote_inbox_settle_s), "10",
+	  0, 3600, CFG_RELOAD },
 	{ "remote", "allow_http_loopback", CFG_BOOL,
 	  OFF(remote_allow_http_loopback), "false", 0, 0, CFG_RELOAD },
 	{ "remote", "ca_file", CFG_STR, OFF(remote_ca_file), "", 0, 0, CFG_RELOAD },

@@ -7,6 +7,8 @@
 #include <openssl/rand.h>
 
 #include "audit.h"
+#include "importer.h"
+#include "transport_files.h"
 #include "log.h"
 #include "merge.h"
 
@@ -654,6 +656,92 @@ static void cycle_finish(struct engine *en, const struct engine_counts *c,
 		log_warn("cycle_not_recorded", "cycle=%lld", en->cycle_id);
 }
 
+/* What an earlier cycle did with this (name, content): "processed",
+ * "rejected", or NULL when it is new. */
+static int inbox_status(struct engine *en, const char *name,
+			const char *sha256, char **status)
+{
+	const char *p[] = { name, sha256 };
+	PGresult *r = store_exec(en->store, "inbox_status",
+				 "SELECT status FROM casesync.inbox_files "
+				 "WHERE name = $1 AND sha256 = $2", 2, p);
+
+	*status = NULL;
+	if (!r)
+		return CS_EIO;
+	if (PQntuples(r) == 1 && !(*status = cs_strdup(PQgetvalue(r, 0, 0)))) {
+		PQclear(r);
+		return CS_ENOMEM;
+	}
+	PQclear(r);
+	return CS_OK;
+}
+
+/* The files transport: every ready extract file in the inbox is imported
+ * (importer.c) and moved to processed/ or rejected/ (with a reason file).
+ * A file whose name and content were taken before is moved without being
+ * read again: after a crash between the import's commit and the move, it
+ * is not applied twice. */
+static int inbox_cycle(struct engine *en, struct engine_counts *c)
+{
+	const char *dir = en->cfg->remote_inbox;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = files_inbox_scan(dir, (long)en->cfg->remote_inbox_settle_s,
+				  &names, &n);
+
+	if (rc) {
+		log_error("inbox_unreadable", "problem=\"cannot list remote.inbox\"");
+		c->errors++;
+		return CS_EIO;
+	}
+	for (size_t i = 0; i < n && rc == CS_OK; i++) {
+		char path[4096], sha[FILES_SHA256_HEX], err[1024], *status = NULL;
+		struct import_result res;
+		const char *sub = NULL, *reason = NULL;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (files_sha256(path, sha)) {
+			log_warn("inbox_file_unreadable", "file=\"%s\"", names[i]);
+			c->errors++;
+			continue;
+		}
+		if ((rc = inbox_status(en, names[i], sha, &status)))
+			break;
+		if (status) {
+			sub = !strcmp(status, "processed") ? "processed" : "rejected";
+			reason = "the same file (name and content) was taken before";
+			log_info("inbox_file_seen", "file=\"%s\" status=%s", names[i],
+				 status);
+		} else {
+			rc = import_file(en, path, names[i], NULL, sha, c, &res, err,
+					 sizeof(err));
+			if (rc == CS_OK) {
+				sub = "processed";
+				c->pulled += res.applied;
+				log_info("inbox_file_processed", "file=\"%s\" records=%ld "
+					 "applied=%ld quarantined=%ld", names[i],
+					 res.records, res.applied, res.quarantined);
+			} else if (rc == CS_EINVAL) {
+				sub = "rejected";
+				reason = err;
+				log_warn("inbox_file_rejected", "file=\"%s\" problem=\"%s\"",
+					 names[i], err);
+				c->rejected++;
+				rc = import_inbox_rejected(en, names[i], sha, err);
+			}
+		}
+		free(status);
+		if (rc == CS_OK && files_settle(dir, names[i], sub, reason, NULL)) {
+			log_error("inbox_file_not_moved", "file=\"%s\" to=%s",
+				  names[i], sub);
+			c->errors++;
+		}
+	}
+	files_names_free(names, n);
+	return rc;
+}
+
 int engine_syncs(const struct map_entity *e)
 {
 	return !e->parent && e->codec == CODEC_JSON && e->remote_collection;
@@ -686,12 +774,18 @@ int engine_cycle(struct engine *en, struct engine_counts *c)
 		else if (folded)
 			log_debug("changes_collected", "rows=%ld", folded);
 	}
-	for (size_t i = 0; i < en->maps->nentities && rc == CS_OK; i++) {
+	if (rc == CS_OK && en->cfg->remote_transport == TRANSPORT_FILES) {
+		/* Import files to the council (the push side) are not written
+		 * yet: local changes wait in change_pending. */
+		rc = inbox_cycle(en, c);
+	}
+	for (size_t i = 0; i < en->maps->nentities && rc == CS_OK &&
+	     en->cfg->remote_transport == TRANSPORT_HTTP; i++) {
 		const struct map_entity *e = &en->maps->entities[i];
 
 		/* Nested collections travel inside their parent's record and
 		 * XML entities through extract files: neither is synced by this
-		 * loop yet (docs/ARCHITECTURE.md). */
+		 * loop (docs/ARCHITECTURE.md). */
 		if (!engine_syncs(e))
 			continue;
 		rc = pull_entity(en, e, c);

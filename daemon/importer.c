@@ -158,19 +158,35 @@ static int import_entity(struct engine *en, const struct map_entity *e,
 	return CS_OK;
 }
 
-int import_file(struct engine *en, const char *path, const char *source,
-		const char *xsd, struct import_result *res, char *err,
-		size_t errsz)
+static int inbox_record(struct engine *en, const char *name,
+			const char *sha256, const char *status,
+			const char *reason, long records)
 {
-	struct engine_counts c;
-	int rc = CS_OK, any = 0;
+	char n[32], cycle[32];
+	const char *p[] = { name, sha256, status, reason, n, cycle };
+
+	snprintf(n, sizeof(n), "%ld", records);
+	snprintf(cycle, sizeof(cycle), "%lld", en->cycle_id);
+	return store_run(en->store, "inbox_record",
+			 "INSERT INTO casesync.inbox_files (name, sha256, status, "
+			 "reason, records, cycle_id) VALUES ($1, $2, $3, $4, "
+			 "$5::integer, nullif($6, '0')::bigint)", 6, p);
+}
+
+int import_file(struct engine *en, const char *path, const char *source,
+		const char *xsd, const char *sha256, struct engine_counts *cc,
+		struct import_result *res, char *err, size_t errsz)
+{
+	struct engine_counts own;
+	struct engine_counts *c = cc ? cc : &own;
+	int rc = CS_OK, any = 0, own_cycle = en->cycle_id == 0;
 
 	memset(res, 0, sizeof(*res));
-	memset(&c, 0, sizeof(c));
+	memset(&own, 0, sizeof(own));
 	en->nested = 1;
 	if (store_begin(en->store, 1))
 		return CS_EIO;
-	if (cycle_open(en)) {
+	if (own_cycle && cycle_open(en)) {
 		store_rollback(en->store);
 		return CS_EIO;
 	}
@@ -180,7 +196,7 @@ int import_file(struct engine *en, const char *path, const char *source,
 		if (e->parent || e->codec != CODEC_XML || !e->records_loc)
 			continue;
 		any = 1;
-		rc = import_entity(en, e, path, source, xsd ? xsd : e->xsd, &c,
+		rc = import_entity(en, e, path, source, xsd ? xsd : e->xsd, c,
 				   res, err, errsz);
 	}
 	if (rc == CS_OK && !any) {
@@ -188,11 +204,23 @@ int import_file(struct engine *en, const char *path, const char *source,
 			 en->maps->name);
 		rc = CS_EINVAL;
 	}
-	if (rc == CS_OK)
-		rc = cycle_close(en, &c, res);
+	c->rejected += res->quarantined;
+	if (rc == CS_OK && sha256)
+		rc = inbox_record(en, source, sha256, "processed", NULL,
+				  res->records);
+	if (rc == CS_OK && own_cycle)
+		rc = cycle_close(en, c, res);
 	if (rc == CS_OK)
 		rc = store_commit(en->store);
 	if (rc)
 		store_rollback(en->store);
+	if (own_cycle)
+		en->cycle_id = 0;
 	return rc;
+}
+
+int import_inbox_rejected(struct engine *en, const char *name,
+			  const char *sha256, const char *reason)
+{
+	return inbox_record(en, name, sha256, "rejected", reason, 0);
 }

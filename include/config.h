@@ -24,6 +24,7 @@ struct config {
 	char *mappings_use;
 	/* [remote] */
 	int remote_transport;		/* enum remote_transport */
+	long long remote_inbox_settle_s;
 	char *remote_url;
 	char *remote_inbox;
 	char *remote_outbox;

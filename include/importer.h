@@ -21,11 +21,20 @@ struct import_result {
 };
 
 /* en->store, en->maps, en->actor must be set; en->per_entity may be.
- * source names the file in quarantine rows and messages. CS_EINVAL with
- * the reason in err (naming the line, never data) when the file is
- * rejected; CS_EIO when the database failed. */
+ * When en->cycle_id is 0 the import records a cycle of its own; otherwise
+ * it counts into c (may be NULL) as part of the caller's cycle. source
+ * names the file in quarantine rows and messages. With sha256 (an inbox
+ * file), casesync.inbox_files records (source, sha256) as processed in the
+ * same transaction. CS_EINVAL with the reason in err (naming the line,
+ * never data) when the file is rejected; CS_EIO when the database failed.
+ */
 int import_file(struct engine *en, const char *path, const char *source,
-		const char *xsd, struct import_result *res, char *err,
-		size_t errsz) CS_MUST_CHECK;
+		const char *xsd, const char *sha256, struct engine_counts *c,
+		struct import_result *res, char *err, size_t errsz)
+	CS_MUST_CHECK;
+
+/* Records an inbox file as rejected (its own statement). */
+int import_inbox_rejected(struct engine *en, const char *name,
+			  const char *sha256, const char *reason) CS_MUST_CHECK;
 
 #endif
