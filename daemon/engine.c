@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include "audit.h"
+#include "exporter.h"
 #include "importer.h"
 #include "transport_files.h"
 #include "log.h"
@@ -775,9 +776,13 @@ int engine_cycle(struct engine *en, struct engine_counts *c)
 			log_debug("changes_collected", "rows=%ld", folded);
 	}
 	if (rc == CS_OK && en->cfg->remote_transport == TRANSPORT_FILES) {
-		/* Import files to the council (the push side) are not written
-		 * yet: local changes wait in change_pending. */
+		int files = 0;
+
+		/* Extract files in, then the provider's changes out as import
+		 * files. */
 		rc = inbox_cycle(en, c);
+		if (rc == CS_OK)
+			rc = export_pending(en, c, &files);
 	}
 	for (size_t i = 0; i < en->maps->nentities && rc == CS_OK &&
 	     en->cfg->remote_transport == TRANSPORT_HTTP; i++) {

@@ -83,4 +83,27 @@ is "$(sql "select status from casesync.inbox_files where name = 'evil.xml'")|$(a
 ok $? "neither the reason nor the log carries the entity's content"
 is "$(find "$IN" -maxdepth 1 -name '*.tmp' | wc -l)" "0" "no temporary files are left behind"
 
+# --- the provider's changes go out as an import file ------------------------------------
+sql "update casestore.person set upn = 'B123456789012' where la_child_id = 'DfEX0000001'"
+before=$(audit)
+cycle
+ok $? "a cycle with a provider change exits 0"
+is "$(ls "$T/outbox" | grep -c '^cin-census-person-[0-9a-f]*\.xml$')" "1" \
+	"one import file is written to the outbox"
+out=$(ls "$T/outbox"/cin-census-person-*.xml)
+is "$(python3 - "$out" <<'PYEOF2'
+import sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+kids = root.findall('./Children/Child')
+print(root.tag, len(kids), kids[0].findtext('ChildIdentifiers/LAchildID'),
+      kids[0].findtext('ChildIdentifiers/UPN'), len(kids[0].findall('CINdetails')))
+PYEOF2
+)" "Message 1 DfEX0000001 B123456789012 1" \
+	"it holds the changed child, shaped by the mapping, with its nested collections"
+is "$(sql "select count(*) from casesync.change_pending")|$(sql "select count(*) from casesync.audit where outcome = 'written_to_outbox'")" \
+	"0|1" "the change is settled and audited"
+cycle
+is "$(ls "$T/outbox" | wc -l)" "1" "a cycle with nothing new writes no file (and leaves no temporary file)"
+
 finish
