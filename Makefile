@@ -92,11 +92,11 @@ $(BUILD)/casesyncd: $(BUILD)/obj/casesyncd.o $(BUILD)/libcasesync.a
 $(BUILD)/casesync: $(BUILD)/obj/casesync.o $(BUILD)/libcasesync.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/lcs-sim: $(SIM_SRCS) $(wildcard tests/lcs-sim/*.h)
+$(BUILD)/lcs-sim: $(SIM_SRCS) $(wildcard tests/lcs-sim/*.h) | $(BUILD)/obj
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
-		$(shell pkg-config --cflags $(TEST_PKGS) jansson libcrypto) \
+		$(shell pkg-config --cflags $(TEST_PKGS) jansson libcrypto gnutls) \
 		-o $@ $(SIM_SRCS) \
-		$(shell pkg-config --libs libmicrohttpd jansson libcrypto) -lpthread
+		$(shell pkg-config --libs libmicrohttpd jansson libcrypto gnutls) -lpthread
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libcasesync.a | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -Itests/unit \

@@ -277,15 +277,18 @@ int http_request(struct http_client *h, const char *method, const char *url,
 			}
 			curl_easy_getinfo(h->easy, CURLINFO_RETRY_AFTER, &retry_after);
 		} else if (!curl_code_retryable(cc)) {
-			log_warn("http_failed", "method=%s curl_code=%d", method,
-				 (int)cc);
+			/* curl's fixed text for the code: no URL, no data. */
+			log_warn("http_failed", "method=%s curl_code=%d reason=\"%s\"",
+				 method, (int)cc, curl_easy_strerror(cc));
 			goto out;
 		}
 		if (attempt > h->max_retries) {
 			rc = cc == CURLE_OK ? CS_OK : CS_EIO;
 			log_warn("http_retries_exhausted", "method=%s attempts=%d "
-				 "status=%ld curl_code=%d", method, attempt,
-				 resp->status, (int)cc);
+				 "status=%ld curl_code=%d reason=\"%s\"", method,
+				 attempt, resp->status, (int)cc,
+				 cc == CURLE_OK ? "retryable status" :
+				 curl_easy_strerror(cc));
 			goto out;
 		}
 		/* Retry-After may be negative in this libcurl: clamp below too. */

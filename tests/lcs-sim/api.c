@@ -22,6 +22,7 @@ static const char *const known_methods[] = {
 
 struct stats {
 	unsigned long long requests;
+	unsigned long long writes; /* POST, PUT, PATCH, DELETE outside /_sim/ */
 	unsigned long long replays;
 	unsigned long long by_status[MAX_STATUS + 1];
 	/* Last slot counts every method not listed in known_methods. */
@@ -448,8 +449,9 @@ static json_t *stats_json(const struct api *api)
 					json_integer((json_int_t)st->by_method[i])))
 			goto out;
 	}
-	out = json_pack("{s:I,s:O,s:O,s:I,s:I}", "requests",
-			(json_int_t)st->requests, "by_status", by_status,
+	out = json_pack("{s:I,s:I,s:O,s:O,s:I,s:I}", "requests",
+			(json_int_t)st->requests, "writes",
+			(json_int_t)st->writes, "by_status", by_status,
 			"by_method", by_method, "replays",
 			(json_int_t)st->replays, "records",
 			(json_int_t)store_record_count(api->store));
@@ -558,15 +560,31 @@ static void dispatch(struct api *api, const struct api_request *req,
 	free(rt.buf);
 }
 
-static void count_request(struct api *api, const char *method,
+/* Whatever came with a body to change data: a test can tell from a zero
+ * that nothing was sent, whether or not the write succeeded. */
+static bool is_write(const struct api_request *req)
+{
+	const char *m = req->method;
+
+	return (streq(m, "POST") || streq(m, "PUT") || streq(m, "PATCH") ||
+		streq(m, "DELETE")) &&
+	       strncmp(req->path, "/_sim/", 6) != 0;
+}
+
+static void count_request(struct api *api, const struct api_request *req,
 			  unsigned int status)
 {
 	struct stats *st = &api->stats;
 
+	/* Reading the stats does not change them. */
+	if (streq(req->path, "/_sim/stats"))
+		return;
 	st->requests++;
+	if (is_write(req))
+		st->writes++;
 	if (status >= MIN_STATUS && status <= MAX_STATUS)
 		st->by_status[status]++;
-	st->by_method[method_slot(method)]++;
+	st->by_method[method_slot(req->method)]++;
 }
 
 void api_handle(struct api *api, const struct api_request *req,
@@ -580,7 +598,7 @@ void api_handle(struct api *api, const struct api_request *req,
 		reply_error(reply, 413, "request body too large");
 	else
 		dispatch(api, req, reply);
-	count_request(api, req->method, reply->status);
+	count_request(api, req, reply->status);
 	pthread_mutex_unlock(&api->lock);
 }
 

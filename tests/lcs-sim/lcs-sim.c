@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "api.h"
+#include "tls.h"
 
 #define PROG "lcs-sim"
 #define THREAD_POOL_SIZE 4
@@ -27,11 +29,17 @@ struct options {
 	unsigned int port;
 	const char *port_file;
 	const char *fixture;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_client_ca;
 	bool quiet;
 };
 
 struct server {
 	struct api *api;
+	struct tls_config tls;
+	bool https;
+	bool client_certs; /* a verified client certificate is required */
 	bool quiet;
 };
 
@@ -55,13 +63,17 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
 	fputs("usage: " PROG " [--listen ADDR] [--port N] [--port-file FILE]\n"
-	      "               [--fixture FILE] [--quiet] [--help]\n"
+	      "               [--fixture FILE] [--tls-cert FILE --tls-key FILE\n"
+	      "               [--tls-client-ca FILE]] [--quiet] [--help]\n"
 	      "\n"
-	      "  --listen ADDR     IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
-	      "  --port N          TCP port, 0 picks a free one (default 0)\n"
-	      "  --port-file FILE  write the bound port to FILE once listening\n"
-	      "  --fixture FILE    JSON seed data, reloaded by POST /_sim/reset\n"
-	      "  --quiet           do not log requests to stderr\n",
+	      "  --listen ADDR         IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
+	      "  --port N              TCP port, 0 picks a free one (default 0)\n"
+	      "  --port-file FILE      write the bound port to FILE once listening\n"
+	      "  --fixture FILE        JSON seed data, reloaded by POST /_sim/reset\n"
+	      "  --tls-cert FILE       PEM server certificate (and chain): serve HTTPS only\n"
+	      "  --tls-key FILE        PEM private key of --tls-cert, unencrypted\n"
+	      "  --tls-client-ca FILE  PEM CA: require a client certificate it signed\n"
+	      "  --quiet               do not log requests to stderr\n",
 	      out);
 }
 
@@ -108,9 +120,11 @@ static int parse_args(int argc, char **argv, struct options *opt)
 {
 	static const char *const names[] = {
 		"--listen", "--port", "--port-file", "--fixture",
+		"--tls-cert", "--tls-key", "--tls-client-ca",
 	};
 	const char **targets[] = {
 		&opt->listen, NULL, &opt->port_file, &opt->fixture,
+		&opt->tls_cert, &opt->tls_key, &opt->tls_client_ca,
 	};
 	int i;
 
@@ -144,6 +158,15 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			fprintf(stderr, PROG ": invalid port: %s\n", value);
 			return -1;
 		}
+	}
+	if ((opt->tls_cert == NULL) != (opt->tls_key == NULL)) {
+		fprintf(stderr, PROG ": --tls-cert and --tls-key go together\n");
+		return -1;
+	}
+	if (opt->tls_client_ca != NULL && opt->tls_cert == NULL) {
+		fprintf(stderr, PROG ": --tls-client-ca needs --tls-cert and "
+			"--tls-key\n");
+		return -1;
 	}
 	return 0;
 }
@@ -274,14 +297,30 @@ fail:
 	return NULL;
 }
 
+/* Queues the reply and logs the request; frees the reply. */
+static enum MHD_Result send_reply(struct server *srv,
+				  struct MHD_Connection *conn, const char *url,
+				  const char *method, struct api_reply *reply)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret = MHD_NO;
+
+	resp = build_response(reply);
+	if (resp != NULL) {
+		ret = MHD_queue_response(conn, reply->status, resp);
+		MHD_destroy_response(resp);
+	}
+	log_request(srv, method, url, reply->status);
+	api_reply_free(reply);
+	return ret;
+}
+
 static enum MHD_Result respond(struct server *srv,
 			       struct MHD_Connection *conn, const char *url,
 			       const char *method, struct conn_ctx *ctx)
 {
 	struct api_request req;
 	struct api_reply reply;
-	struct MHD_Response *resp;
-	enum MHD_Result ret = MHD_NO;
 
 	memset(&req, 0, sizeof req);
 	req.method = method;
@@ -300,14 +339,28 @@ static enum MHD_Result respond(struct server *srv,
 						"limit");
 	api_handle(srv->api, &req, &reply);
 	ctx->responded = true;
-	resp = build_response(&reply);
-	if (resp != NULL) {
-		ret = MHD_queue_response(conn, reply.status, resp);
-		MHD_destroy_response(resp);
-	}
-	log_request(srv, method, url, reply.status);
-	api_reply_free(&reply);
-	return ret;
+	return send_reply(srv, conn, url, method, &reply);
+}
+
+/* Answers a request whose client certificate did not verify, without
+ * passing it to the API (so /_sim/stats does not count it). Only reached
+ * if the handshake let such a client through, see tls_require_client_cert. */
+static enum MHD_Result refuse_client(struct server *srv,
+				     struct MHD_Connection *conn,
+				     const char *url, const char *method,
+				     struct conn_ctx *ctx)
+{
+	static const char body[] = "{\"error\":\"client certificate required\"}";
+	struct api_reply reply;
+
+	memset(&reply, 0, sizeof reply);
+	reply.status = 403;
+	reply.body = malloc(sizeof body);
+	if (reply.body == NULL)
+		return MHD_NO;
+	memcpy(reply.body, body, sizeof body);
+	ctx->responded = true;
+	return send_reply(srv, conn, url, method, &reply);
 }
 
 static bool declared_too_large(struct MHD_Connection *conn)
@@ -369,6 +422,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		if (ctx == NULL)
 			return MHD_NO;
 		*con_cls = ctx;
+		if (srv->client_certs && !tls_client_verified(conn))
+			return refuse_client(srv, conn, url, method, ctx);
 		/* Reject an announced oversized body before reading it. */
 		if (!declared_too_large(conn))
 			return MHD_YES;
@@ -401,6 +456,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	*con_cls = NULL;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls;
+	(void)socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		tls_require_client_cert(conn);
+}
+
 static int make_sockaddr(const char *addr, unsigned int port,
 			 struct sockaddr_storage *ss, bool *ipv6)
 {
@@ -428,6 +493,8 @@ static struct MHD_Daemon *start_daemon(const struct options *opt,
 {
 	struct sockaddr_storage ss;
 	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem tls_opts[5];
+	size_t n = 0;
 	struct MHD_Daemon *d;
 	bool ipv6;
 
@@ -438,14 +505,34 @@ static struct MHD_Daemon *start_daemon(const struct options *opt,
 	}
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
+	if (srv->https) {
+		flags |= MHD_USE_TLS;
+		tls_opts[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls.cert };
+		tls_opts[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls.key };
+	}
+	if (srv->client_certs) {
+		tls_opts[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_HTTPS_MEM_TRUST, 0, srv->tls.client_ca };
+		tls_opts[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)&on_connection,
+			NULL };
+	}
+	tls_opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	d = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL,
 			     &on_request, srv, MHD_OPTION_SOCK_ADDR,
 			     (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
 			     &on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
 			     (unsigned int)THREAD_POOL_SIZE,
 			     MHD_OPTION_CONNECTION_TIMEOUT,
-			     (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
-	if (d == NULL)
+			     (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_ARRAY,
+			     tls_opts, MHD_OPTION_END);
+	if (d == NULL && srv->https)
+		fprintf(stderr, PROG ": cannot serve HTTPS on %s port %u (port "
+			"in use, or GnuTLS refused the certificate or key)\n",
+			opt->listen, opt->port);
+	else if (d == NULL)
 		fprintf(stderr, PROG ": cannot listen on %s port %u\n",
 			opt->listen, opt->port);
 	return d;
@@ -538,8 +625,11 @@ static int run(const struct options *opt, struct server *srv)
 	if (opt->port_file != NULL && write_port_file(opt->port_file, port))
 		goto out;
 	if (!opt->quiet)
-		fprintf(stderr, PROG ": listening on %s port %u\n", opt->listen,
-			port);
+		fprintf(stderr, PROG ": listening on %s port %u%s\n",
+			opt->listen, port,
+			!srv->https ? "" :
+			srv->client_certs ? " (HTTPS, client certificates)" :
+			" (HTTPS)");
 	wait_for_stop();
 	rc = 0;
 out:
@@ -547,9 +637,28 @@ out:
 	return rc;
 }
 
+/* Loads the TLS files when HTTPS was asked for. 0 or -1 (reported). */
+static int setup_tls(const struct options *opt, struct server *srv)
+{
+	if (opt->tls_cert == NULL)
+		return 0;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		fprintf(stderr, PROG ": --tls-cert: this libmicrohttpd was "
+			"built without TLS support\n");
+		return -1;
+	}
+	if (tls_config_load(&srv->tls, opt->tls_cert, opt->tls_key,
+			    opt->tls_client_ca) != 0)
+		return -1;
+	srv->https = true;
+	srv->client_certs = opt->tls_client_ca != NULL;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct options opt = { "127.0.0.1", 0, NULL, NULL, false };
+	struct options opt = { "127.0.0.1", 0, NULL, NULL, NULL, NULL, NULL,
+			       false };
 	struct server srv;
 	int rc;
 
@@ -558,12 +667,18 @@ int main(int argc, char **argv)
 		usage(rc > 0 ? stdout : stderr);
 		return rc > 0 ? 0 : 2;
 	}
+	memset(&srv, 0, sizeof srv);
 	srv.quiet = opt.quiet;
-	srv.api = create_api(opt.fixture);
-	if (srv.api == NULL)
+	if (setup_tls(&opt, &srv) != 0)
 		return 1;
+	srv.api = create_api(opt.fixture);
+	if (srv.api == NULL) {
+		tls_config_free(&srv.tls);
+		return 1;
+	}
 	rc = run(&opt, &srv);
 	api_free(srv.api);
+	tls_config_free(&srv.tls);
 	if (rc == 0 && !opt.quiet)
 		fprintf(stderr, PROG ": stopped\n");
 	return rc;
