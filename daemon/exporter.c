@@ -122,8 +122,10 @@ static int export_entity(struct engine *en, const struct map_entity *e,
 	int rc;
 
 	rc = store_changes_pending(en->store, e->name, MAX_PER_FILE, &ch, &n);
-	if (rc || n == 0)
+	if (rc || n == 0) {
+		store_changes_free(ch, n);
 		return rc;
+	}
 	rc = CS_ENOMEM;
 	recs = calloc(n, sizeof(*recs));
 	doc = recs ? new_container(e->records_loc, &container, &item) : NULL;
