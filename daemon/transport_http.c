@@ -139,6 +139,7 @@ char *http_escape_segment(const char *s)
 struct sink {
 	struct http_response *resp;
 	int over;
+	long retry_after_s;	/* -1: absent, invalid or in the past */
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -167,12 +168,40 @@ static void copy_header_value(char *dst, size_t dstsz, const char *p, size_t n)
 	dst[n] = '\0';
 }
 
+/* Retry-After is delay-seconds (digits only) or an HTTP-date; anything
+ * else ("-5", "soon", "") counts as absent. libcurl's CURLINFO_RETRY_AFTER
+ * cannot tell those apart: it gives 0 for an absent or invalid header,
+ * which would mean "retry at once", and parses "5x" as 5. */
+static long parse_retry_after(const char *p, size_t n)
+{
+	char v[64];
+	long secs = 0;
+	time_t t, now = time(NULL);
+
+	copy_header_value(v, sizeof(v), p, n);
+	if (!*v)
+		return -1;
+	if (strspn(v, "0123456789") == strlen(v)) {
+		for (const char *d = v; *d; d++)	/* saturates */
+			secs = secs > 86400 ? secs : secs * 10 + (*d - '0');
+		return secs;
+	}
+	t = curl_getdate(v, NULL);
+	if (t == -1 || t < now)
+		return -1;
+	return t - now > 86400 ? 86400 : (long)(t - now);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
 	struct sink *s = ud;
 	size_t len = size * n;
 
-	if (len > 5 && !strncasecmp(p, "ETag:", 5))
+	if (len > 5 && !strncmp(p, "HTTP/", 5))
+		s->retry_after_s = -1;	/* a new response (e.g. after 100) */
+	else if (len > 12 && !strncasecmp(p, "Retry-After:", 12))
+		s->retry_after_s = parse_retry_after(p + 12, len - 12);
+	else if (len > 5 && !strncasecmp(p, "ETag:", 5))
 		copy_header_value(s->resp->etag, sizeof(s->resp->etag), p + 5,
 				  len - 5);
 	else if (len > 9 && !strncasecmp(p, "Location:", 9))
@@ -239,7 +268,7 @@ int http_request(struct http_client *h, const char *method, const char *url,
 		 struct http_response *resp)
 {
 	struct curl_slist *hdrs = NULL, *tmp;
-	struct sink sink = { resp, 0 };
+	struct sink sink = { resp, 0, -1 };
 	int rc = CS_EIO;
 
 	memset(resp, 0, sizeof(*resp));
@@ -252,7 +281,7 @@ int http_request(struct http_client *h, const char *method, const char *url,
 	}
 	for (int attempt = 1;; attempt++) {
 		CURLcode cc;
-		curl_off_t retry_after = -1;
+		long retry_after = -1;
 		long delay;
 
 		buf_reset(&resp->body);
@@ -260,6 +289,7 @@ int http_request(struct http_client *h, const char *method, const char *url,
 		resp->status = 0;
 		resp->attempts = attempt;
 		sink.over = 0;
+		sink.retry_after_s = -1;
 		setup(h, method, url, hdrs, body, len, &sink);
 		cc = curl_easy_perform(h->easy);
 		if (sink.over || cc == CURLE_FILESIZE_EXCEEDED) {
@@ -275,7 +305,7 @@ int http_request(struct http_client *h, const char *method, const char *url,
 				rc = CS_OK;
 				goto out;
 			}
-			curl_easy_getinfo(h->easy, CURLINFO_RETRY_AFTER, &retry_after);
+			retry_after = sink.retry_after_s;
 		} else if (!curl_code_retryable(cc)) {
 			/* curl's fixed text for the code: no URL, no data. */
 			log_warn("http_failed", "method=%s curl_code=%d reason=\"%s\"",
@@ -291,10 +321,10 @@ int http_request(struct http_client *h, const char *method, const char *url,
 				 curl_easy_strerror(cc));
 			goto out;
 		}
-		/* Retry-After may be negative in this libcurl: clamp below too. */
+		/* No usable Retry-After (-1): jittered backoff; else clamped. */
 		delay = http_backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
 					retry_after >= 0 ?
-					(long)(retry_after > 3600 ? 3600 : retry_after) * 1000 : -1,
+					(retry_after > 3600 ? 3600 : retry_after) * 1000 : -1,
 					(double)rand_r(&h->seed) / ((double)RAND_MAX + 1.0));
 		log_info("http_retry", "method=%s attempt=%d status=%ld "
 			 "curl_code=%d delay_ms=%ld", method, attempt,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "idem.h"
+#include "reqlog.h"
 #include "store.h"
 
 #define DEFAULT_LIMIT 100
@@ -35,6 +36,8 @@ struct api {
 	json_t *fixture;
 	struct idem_table idem;
 	struct stats stats;
+	struct fault_table faults;
+	struct reqlog reqlog;
 };
 
 struct route {
@@ -475,6 +478,8 @@ static void handle_reset(struct api *api, struct api_reply *reply)
 	store_clear(api->store);
 	idem_clear(&api->idem);
 	memset(&api->stats, 0, sizeof api->stats);
+	fault_table_clear(&api->faults);
+	reqlog_init(&api->reqlog);
 	/* The fixture was validated at start-up, so only memory can run out. */
 	if (load_fixture(api, err, sizeof err) != 0) {
 		store_clear(api->store);
@@ -482,6 +487,52 @@ static void handle_reset(struct api *api, struct api_reply *reply)
 		return;
 	}
 	reply->status = 204;
+}
+
+static void handle_set_faults(struct api *api, const struct api_request *req,
+			      struct api_reply *reply)
+{
+	json_t *doc = parse_body(req, reply);
+	const char *problem;
+	long index;
+
+	if (doc == NULL)
+		return;
+	if (fault_table_set(&api->faults, doc, &problem, &index) != 0)
+		reply_json(reply, 400,
+			   json_pack("{s:s,s:s,s:I}", "error", "invalid fault rules",
+				     "problem", problem, "rule", (json_int_t)index));
+	else
+		reply_json(reply, 200, fault_table_render(&api->faults));
+	json_decref(doc);
+}
+
+static void faults_route(struct api *api, const struct api_request *req,
+			 struct api_reply *reply)
+{
+	if (streq(req->method, "GET")) {
+		reply_json(reply, 200, fault_table_render(&api->faults));
+	} else if (streq(req->method, "POST")) {
+		handle_set_faults(api, req, reply);
+	} else if (streq(req->method, "DELETE")) {
+		fault_table_clear(&api->faults);
+		reply->status = 204;
+	} else {
+		reply_method_not_allowed(reply, "GET, POST, DELETE");
+	}
+}
+
+static void requests_route(struct api *api, const struct api_request *req,
+			   struct api_reply *reply)
+{
+	if (streq(req->method, "GET")) {
+		reply_json(reply, 200, reqlog_render(&api->reqlog));
+	} else if (streq(req->method, "DELETE")) {
+		reqlog_init(&api->reqlog);
+		reply->status = 204;
+	} else {
+		reply_method_not_allowed(reply, "GET, DELETE");
+	}
 }
 
 static void admin_route(struct api *api, const struct api_request *req,
@@ -504,6 +555,10 @@ static void admin_route(struct api *api, const struct api_request *req,
 			handle_reset(api, reply);
 		else
 			reply_method_not_allowed(reply, "POST");
+	} else if (streq(name, "faults")) {
+		faults_route(api, req, reply);
+	} else if (streq(name, "requests")) {
+		requests_route(api, req, reply);
 	} else {
 		reply_error(reply, 404, "not found");
 	}
@@ -571,13 +626,20 @@ static bool is_write(const struct api_request *req)
 	       strncmp(req->path, "/_sim/", 6) != 0;
 }
 
+static bool is_sim_path(const char *path)
+{
+	return strncmp(path, "/_sim/", 6) == 0;
+}
+
 static void count_request(struct api *api, const struct api_request *req,
 			  unsigned int status)
 {
 	struct stats *st = &api->stats;
 
-	/* Reading the stats does not change them. */
-	if (streq(req->path, "/_sim/stats"))
+	/* Reading the stats, and the test controls for faults and the
+	 * request log, do not change them. */
+	if (streq(req->path, "/_sim/stats") || streq(req->path, "/_sim/faults") ||
+	    streq(req->path, "/_sim/requests"))
 		return;
 	st->requests++;
 	if (is_write(req))
@@ -587,9 +649,35 @@ static void count_request(struct api *api, const struct api_request *req,
 	st->by_method[method_slot(req->method)]++;
 }
 
+/* The body's hash, computed outside the lock: NULL for /_sim/ requests
+ * (never recorded) and for bodies that were not read whole. */
+static const char *body_hash(const struct api_request *req,
+			     char hash[REQLOG_HASH_HEX + 1])
+{
+	if (is_sim_path(req->path) || req->body_unread ||
+	    req->body_too_large || req->out_of_memory ||
+	    reqlog_hash(req->body, req->body_len, hash) != 0)
+		return NULL;
+	return hash;
+}
+
+/* Caller holds the lock. */
+static void record_request(struct api *api, const struct api_request *req,
+			   unsigned int status, const char *hash)
+{
+	count_request(api, req, status);
+	if (!is_sim_path(req->path))
+		reqlog_add(&api->reqlog, req->method, req->path, req->idem_key,
+			   hash, hash != NULL ? req->body_len : 0, status,
+			   req->fault);
+}
+
 void api_handle(struct api *api, const struct api_request *req,
 		struct api_reply *reply)
 {
+	char buf[REQLOG_HASH_HEX + 1];
+	const char *hash = body_hash(req, buf);
+
 	memset(reply, 0, sizeof *reply);
 	pthread_mutex_lock(&api->lock);
 	if (req->out_of_memory)
@@ -598,7 +686,26 @@ void api_handle(struct api *api, const struct api_request *req,
 		reply_error(reply, 413, "request body too large");
 	else
 		dispatch(api, req, reply);
-	count_request(api, req, reply->status);
+	record_request(api, req, reply->status, hash);
+	pthread_mutex_unlock(&api->lock);
+}
+
+void api_note(struct api *api, const struct api_request *req,
+	      unsigned int status)
+{
+	char buf[REQLOG_HASH_HEX + 1];
+	const char *hash = body_hash(req, buf);
+
+	pthread_mutex_lock(&api->lock);
+	record_request(api, req, status, hash);
+	pthread_mutex_unlock(&api->lock);
+}
+
+void api_take_fault(struct api *api, const char *method, const char *path,
+		    struct fault *out)
+{
+	pthread_mutex_lock(&api->lock);
+	(void)fault_table_take(&api->faults, method, path, out);
 	pthread_mutex_unlock(&api->lock);
 }
 
@@ -613,6 +720,8 @@ struct api *api_new(json_t *fixture, char *err, size_t errlen)
 	}
 	api->fixture = fixture;
 	idem_init(&api->idem);
+	fault_table_init(&api->faults);
+	reqlog_init(&api->reqlog);
 	if (pthread_mutex_init(&api->lock, NULL) != 0) {
 		json_decref(fixture);
 		free(api);
@@ -632,6 +741,7 @@ void api_free(struct api *api)
 		return;
 	store_free(api->store);
 	idem_clear(&api->idem);
+	fault_table_clear(&api->faults);
 	json_decref(api->fixture);
 	pthread_mutex_destroy(&api->lock);
 	free(api);

@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "faults.h"
+
 #define API_MAX_BODY ((size_t)1 << 20)
 
 struct api_request {
@@ -21,6 +23,8 @@ struct api_request {
 	const char *idem_key;  /* Idempotency-Key, NULL when absent */
 	const char *since;     /* query arguments, NULL when absent */
 	const char *limit;
+	const char *fault;     /* fault applied around the answer, or NULL */
+	bool body_unread;      /* closed before the body was read */
 };
 
 struct api_reply {
@@ -42,5 +46,14 @@ void api_free(struct api *api);
 void api_handle(struct api *api, const struct api_request *req,
 		struct api_reply *reply);
 void api_reply_free(struct api_reply *reply);
+/* Thread-safe. Uses up one application of the first fault rule matching
+ * the request (see faults.h); kind FAULT_NONE when none matches. */
+void api_take_fault(struct api *api, const char *method, const char *path,
+		    struct fault *out);
+/* Thread-safe. Counts and records a request that an injected fault
+ * answered with status, or left without an answer (status 0), instead of
+ * the API. */
+void api_note(struct api *api, const struct api_request *req,
+	      unsigned int status);
 
 #endif

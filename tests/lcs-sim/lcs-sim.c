@@ -17,12 +17,15 @@
 #include <microhttpd.h>
 
 #include "api.h"
+#include "park.h"
 #include "tls.h"
 
 #define PROG "lcs-sim"
 #define THREAD_POOL_SIZE 4
 #define CONNECTION_TIMEOUT_S 30
 #define LOG_FIELD_MAX 256
+#define STOP_WAIT_MS 2000
+#define STREAM_BLOCK 4096
 
 struct options {
 	const char *listen;
@@ -38,6 +41,7 @@ struct options {
 struct server {
 	struct api *api;
 	struct tls_config tls;
+	struct park *park; /* timed holds for delays, blackholes, trickles */
 	bool https;
 	bool client_certs; /* a verified client certificate is required */
 	bool quiet;
@@ -50,6 +54,23 @@ struct conn_ctx {
 	bool too_large;
 	bool out_of_memory;
 	bool responded;
+	struct fault fault; /* kind FAULT_NONE unless a rule matched */
+	bool held;	    /* parked: park_done is owed */
+	bool woken;	    /* the delay or blackhole hold is over */
+};
+
+/* A response body sent by a content reader: slowly (trickle), cut short
+ * (truncated) or without a Content-Length (big, chunked). */
+struct stream {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	char *data;
+	size_t limit;	     /* bytes to send, at most the data's length */
+	bool fail_at_limit;  /* then close as an error (truncated) */
+	size_t step;	     /* bytes per call, 0 for as many as fit */
+	unsigned int interval_ms;
+	uint64_t next_ms;
+	bool held;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -250,17 +271,27 @@ static void log_safe(char *dst, const char *src)
 	dst[i] = '\0';
 }
 
+/* "METHOD PATH STATUS", with " fault=NAME" for an injected fault and "-"
+ * as the status when no answer was sent. */
 static void log_request(const struct server *srv, const char *method,
-			const char *url, unsigned int status)
+			const char *url, unsigned int status,
+			const struct fault *f)
 {
 	char m[LOG_FIELD_MAX + 1];
 	char u[LOG_FIELD_MAX + 1];
+	char st[16] = "-";
 
 	if (srv->quiet)
 		return;
 	log_safe(m, method);
 	log_safe(u, url);
-	fprintf(stderr, PROG ": %s %s %u\n", m, u, status);
+	if (status != 0)
+		snprintf(st, sizeof st, "%u", status);
+	if (f != NULL && f->kind != FAULT_NONE)
+		fprintf(stderr, PROG ": %s %s %s fault=%s\n", m, u, st,
+			fault_name(f->kind));
+	else
+		fprintf(stderr, PROG ": %s %s %s\n", m, u, st);
 }
 
 static bool add_header(struct MHD_Response *resp, const char *name,
@@ -270,26 +301,201 @@ static bool add_header(struct MHD_Response *resp, const char *name,
 	       MHD_add_response_header(resp, name, value) == MHD_YES;
 }
 
-/* Hands reply->body over to the response on success. */
-static struct MHD_Response *build_response(struct api_reply *reply)
-{
-	struct MHD_Response *resp;
-	size_t len = reply->body != NULL ? strlen(reply->body) : 0;
+/* --- timed holds ---------------------------------------------------------- */
 
+static void suspend_conn(void *conn)
+{
+	MHD_suspend_connection(conn);
+}
+
+static void resume_conn(void *conn)
+{
+	MHD_resume_connection(conn);
+}
+
+/* Suspends the connection until deadline; false (nothing suspended) once
+ * the server is stopping. *held stays true until unhold. */
+static bool hold_until(struct server *srv, struct MHD_Connection *conn,
+		       bool *held, uint64_t deadline)
+{
+	*held = park_hold(srv->park, conn, deadline);
+	return *held;
+}
+
+static void unhold(struct server *srv, bool *held)
+{
+	if (*held) {
+		*held = false;
+		park_done(srv->park);
+	}
+}
+
+/* --- response bodies -------------------------------------------------------- */
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	size_t n;
+
+	unhold(s->srv, &s->held);
+	if (pos >= s->limit)
+		return s->fail_at_limit ? MHD_CONTENT_READER_END_WITH_ERROR
+					: MHD_CONTENT_READER_END_OF_STREAM;
+	if (s->interval_ms > 0) {
+		uint64_t now = park_now_ms();
+
+		if (now < s->next_ms) {
+			/* MHD calls again once the connection is resumed. */
+			if (hold_until(s->srv, s->conn, &s->held, s->next_ms))
+				return 0;
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		s->next_ms = now + s->interval_ms;
+	}
+	n = s->limit - (size_t)pos;
+	if (n > max)
+		n = max;
+	if (s->step > 0 && n > s->step)
+		n = s->step;
+	memcpy(buf, s->data + pos, n);
+	return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *s = cls;
+
+	unhold(s->srv, &s->held);
+	free(s->data);
+	free(s);
+}
+
+/* Takes data in every case. size is the declared Content-Length, or
+ * MHD_SIZE_UNKNOWN for a chunked answer; limit the bytes sent. A trickle
+ * sends them slowly, a truncated answer closes as an error after them. */
+static struct MHD_Response *stream_response(struct server *srv,
+					    struct MHD_Connection *conn,
+					    const struct fault *f, char *data,
+					    uint64_t size, size_t limit)
+{
+	struct stream *s = calloc(1, sizeof *s);
+	struct MHD_Response *resp;
+
+	if (s == NULL) {
+		free(data);
+		return NULL;
+	}
+	s->srv = srv;
+	s->conn = conn;
+	s->data = data;
+	s->limit = limit;
+	s->fail_at_limit = f->kind == FAULT_TRUNCATED;
+	if (f->kind == FAULT_TRICKLE) {
+		s->step = f->bytes;
+		s->interval_ms = f->ms;
+	}
+	resp = MHD_create_response_from_callback(size, STREAM_BLOCK,
+						 &stream_read, s, &stream_free);
+	if (resp == NULL)
+		stream_free(s);
+	return resp;
+}
+
+/* The JSON object text in body grown to at least size bytes with a
+ * "_padding" member; a missing body counts as {}. Takes body. */
+static char *pad_json(char *body, size_t size, size_t *len)
+{
+	static const char member[] = "\"_padding\":\"";
+	const char *base = body != NULL ? body : "{}";
+	size_t n = strlen(base);
+	size_t fixed, fill;
+	bool comma;
+	char *out, *p;
+
+	if (n < 2 || base[n - 1] != '}') {
+		base = "{}";
+		n = 2;
+	}
+	comma = n > 2;
+	/* base without its '}', [","] "_padding":" fill "} */
+	fixed = (n - 1) + (comma ? 1 : 0) + (sizeof member - 1) + 2;
+	fill = size > fixed ? size - fixed : 0;
+	out = malloc(fixed + fill + 1);
+	if (out != NULL) {
+		p = out;
+		memcpy(p, base, n - 1);
+		p += n - 1;
+		if (comma)
+			*p++ = ',';
+		memcpy(p, member, sizeof member - 1);
+		p += sizeof member - 1;
+		memset(p, 'x', fill);
+		p += fill;
+		memcpy(p, "\"}", 3);
+		*len = fixed + fill;
+	}
+	free(body);
+	return out;
+}
+
+/* The reply's body shaped by the connection's fault; takes reply->body. */
+static struct MHD_Response *body_response(struct server *srv,
+					  struct MHD_Connection *conn,
+					  const struct fault *f,
+					  struct api_reply *reply)
+{
+	char *body = reply->body;
+	size_t len = body != NULL ? strlen(body) : 0;
+	struct MHD_Response *resp;
+
+	reply->body = NULL;
+	switch (f->kind) {
+	case FAULT_TRICKLE:
+		return stream_response(srv, conn, f, body, len, len);
+	case FAULT_TRUNCATED:
+		/* Half the answer, or all of a tiny one, under a
+		 * Content-Length it never reaches. */
+		return stream_response(srv, conn, f, body,
+				       len >= 2 ? len : len + 64,
+				       len >= 2 ? len / 2 : len);
+	case FAULT_BIG:
+		body = pad_json(body, f->bytes, &len);
+		if (body == NULL)
+			return NULL;
+		if (f->chunked)
+			return stream_response(srv, conn, f, body,
+					       MHD_SIZE_UNKNOWN, len);
+		break;
+	default:
+		break;
+	}
 	resp = MHD_create_response_from_buffer_with_free_callback(
-		len, reply->body, reply->body != NULL ? &free : NULL);
+		len, body, body != NULL ? &free : NULL);
+	if (resp == NULL)
+		free(body);
+	return resp;
+}
+
+/* Hands reply->body over to the response. */
+static struct MHD_Response *build_response(struct server *srv,
+					   struct MHD_Connection *conn,
+					   const struct fault *f,
+					   struct api_reply *reply)
+{
+	bool has_body = reply->body != NULL || f->kind == FAULT_BIG;
+	struct MHD_Response *resp = body_response(srv, conn, f, reply);
+
 	if (resp == NULL)
 		return NULL;
-	if (reply->body != NULL) {
-		reply->body = NULL;
-		if (!add_header(resp, "Content-Type", "application/json"))
-			goto fail;
-	}
-	if (!add_header(resp, "ETag", reply->etag) ||
+	if ((has_body && !add_header(resp, "Content-Type", "application/json")) ||
+	    !add_header(resp, "ETag", reply->etag) ||
 	    !add_header(resp, "Location", reply->location) ||
 	    !add_header(resp, "Allow", reply->allow) ||
 	    !add_header(resp, "Idempotent-Replayed",
-			reply->replayed ? "true" : NULL))
+			reply->replayed ? "true" : NULL) ||
+	    !add_header(resp, "Retry-After",
+			f->kind == FAULT_STATUS && f->has_retry_after ?
+			f->retry_after : NULL))
 		goto fail;
 	return resp;
 fail:
@@ -300,21 +506,46 @@ fail:
 /* Queues the reply and logs the request; frees the reply. */
 static enum MHD_Result send_reply(struct server *srv,
 				  struct MHD_Connection *conn, const char *url,
-				  const char *method, struct api_reply *reply)
+				  const char *method, const struct fault *f,
+				  struct api_reply *reply)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret = MHD_NO;
 
-	resp = build_response(reply);
+	resp = build_response(srv, conn, f, reply);
 	if (resp != NULL) {
 		ret = MHD_queue_response(conn, reply->status, resp);
 		MHD_destroy_response(resp);
 	}
-	log_request(srv, method, url, reply->status);
+	log_request(srv, method, url, reply->status, f);
 	api_reply_free(reply);
 	return ret;
 }
 
+static void fill_request(struct MHD_Connection *conn, const char *url,
+			 const char *method, const struct conn_ctx *ctx,
+			 struct api_request *req)
+{
+	memset(req, 0, sizeof *req);
+	req->method = method;
+	req->path = url;
+	req->body = ctx->body;
+	req->body_len = ctx->len;
+	req->body_too_large = ctx->too_large;
+	req->out_of_memory = ctx->out_of_memory;
+	req->if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						    "If-Match");
+	req->idem_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						    "Idempotency-Key");
+	req->since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+						 "since");
+	req->limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+						 "limit");
+	if (ctx->fault.kind != FAULT_NONE)
+		req->fault = fault_name(ctx->fault.kind);
+}
+
+/* The API's answer, shaped by a delay, trickle, truncated or big fault. */
 static enum MHD_Result respond(struct server *srv,
 			       struct MHD_Connection *conn, const char *url,
 			       const char *method, struct conn_ctx *ctx)
@@ -322,24 +553,77 @@ static enum MHD_Result respond(struct server *srv,
 	struct api_request req;
 	struct api_reply reply;
 
-	memset(&req, 0, sizeof req);
-	req.method = method;
-	req.path = url;
-	req.body = ctx->body;
-	req.body_len = ctx->len;
-	req.body_too_large = ctx->too_large;
-	req.out_of_memory = ctx->out_of_memory;
-	req.if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						   "If-Match");
-	req.idem_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						   "Idempotency-Key");
-	req.since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-						"since");
-	req.limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-						"limit");
+	fill_request(conn, url, method, ctx, &req);
 	api_handle(srv->api, &req, &reply);
 	ctx->responded = true;
-	return send_reply(srv, conn, url, method, &reply);
+	return send_reply(srv, conn, url, method, &ctx->fault, &reply);
+}
+
+/* Records a request that a fault answers (status) or drops (0) instead
+ * of the API. */
+static void note_fault(struct server *srv, struct MHD_Connection *conn,
+		       const char *url, const char *method,
+		       const struct conn_ctx *ctx, bool body_read,
+		       unsigned int status)
+{
+	struct api_request req;
+
+	fill_request(conn, url, method, ctx, &req);
+	req.body_unread = !body_read;
+	api_note(srv->api, &req, status);
+	if (status == 0)
+		log_request(srv, method, url, 0, &ctx->fault);
+}
+
+/* A status or malformed fault: an answer made up without the API. */
+static enum MHD_Result answer_fault(struct server *srv,
+				    struct MHD_Connection *conn,
+				    const char *url, const char *method,
+				    struct conn_ctx *ctx)
+{
+	static const char injected[] = "{\"error\":\"injected fault\"}";
+	static const char malformed[] = "{\"items\":[{\"id\":\"1\",\"version\":";
+	const struct fault *f = &ctx->fault;
+	bool is_status = f->kind == FAULT_STATUS;
+	const char *text = is_status ? injected : malformed;
+	struct api_reply reply;
+	size_t n = strlen(text) + 1;
+
+	memset(&reply, 0, sizeof reply);
+	reply.status = is_status ? f->status : 200;
+	reply.body = malloc(n);
+	if (reply.body == NULL)
+		return MHD_NO;
+	memcpy(reply.body, text, n);
+	note_fault(srv, conn, url, method, ctx, true, reply.status);
+	ctx->responded = true;
+	return send_reply(srv, conn, url, method, f, &reply);
+}
+
+/* Drops the connection without an answer, with a TCP reset: on Linux,
+ * connect() to AF_UNSPEC disconnects a TCP socket with an RST while the
+ * descriptor stays MHD's to close (SO_LINGER 0 is the fallback: MHD sends
+ * a FIN before it closes). Returning MHD_NO makes MHD close it. */
+static enum MHD_Result reset_connection(struct server *srv,
+					struct MHD_Connection *conn,
+					const char *url, const char *method,
+					struct conn_ctx *ctx, bool body_read)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct linger lg = { 1, 0 };
+	struct sockaddr sa;
+
+	note_fault(srv, conn, url, method, ctx, body_read, 0);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_family = AF_UNSPEC;
+		(void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg,
+				 sizeof lg);
+		(void)connect(ci->connect_fd, &sa, sizeof sa);
+	}
+	ctx->responded = true;
+	return MHD_NO;
 }
 
 /* Answers a request whose client certificate did not verify, without
@@ -360,7 +644,49 @@ static enum MHD_Result refuse_client(struct server *srv,
 		return MHD_NO;
 	memcpy(reply.body, body, sizeof body);
 	ctx->responded = true;
-	return send_reply(srv, conn, url, method, &reply);
+	return send_reply(srv, conn, url, method, &ctx->fault, &reply);
+}
+
+/* The whole request is in (or refused as too large): answer it, applying
+ * the connection's fault. */
+static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
+			      const char *url, const char *method,
+			      struct conn_ctx *ctx)
+{
+	const struct fault *f = &ctx->fault;
+
+	switch (f->kind) {
+	case FAULT_DELAY:
+		if (!ctx->woken) {
+			ctx->woken = true;
+			if (hold_until(srv, conn, &ctx->held,
+				       park_now_ms() + f->ms))
+				return MHD_YES;
+		}
+		return respond(srv, conn, url, method, ctx);
+	case FAULT_BLACKHOLE:
+		if (!ctx->woken) {
+			ctx->woken = true;
+			note_fault(srv, conn, url, method, ctx, true, 0);
+			if (hold_until(srv, conn, &ctx->held,
+				       park_now_ms() + f->ms))
+				return MHD_YES;
+		}
+		/* Held long enough, or stopping: close, still unanswered. */
+		ctx->responded = true;
+		return MHD_NO;
+	case FAULT_RESET:
+		return reset_connection(srv, conn, url, method, ctx, true);
+	case FAULT_STATUS:
+	case FAULT_MALFORMED:
+		return answer_fault(srv, conn, url, method, ctx);
+	case FAULT_NONE:
+	case FAULT_TRICKLE:
+	case FAULT_TRUNCATED:
+	case FAULT_BIG:
+		break;
+	}
+	return respond(srv, conn, url, method, ctx);
 }
 
 static bool declared_too_large(struct MHD_Connection *conn)
@@ -424,12 +750,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*con_cls = ctx;
 		if (srv->client_certs && !tls_client_verified(conn))
 			return refuse_client(srv, conn, url, method, ctx);
+		api_take_fault(srv->api, method, url, &ctx->fault);
+		if (ctx->fault.kind == FAULT_RESET && ctx->fault.before_body)
+			return reset_connection(srv, conn, url, method, ctx,
+						false);
 		/* Reject an announced oversized body before reading it. */
 		if (!declared_too_large(conn))
 			return MHD_YES;
 		ctx->too_large = true;
-		return respond(srv, conn, url, method, ctx);
+		return finish(srv, conn, url, method, ctx);
 	}
+	/* Called again after a hold: the connection was resumed. */
+	unhold(srv, &ctx->held);
 	if (*upload_data_size != 0) {
 		if (!ctx->responded)
 			append_upload(ctx, upload_data, *upload_data_size);
@@ -438,19 +770,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (ctx->responded)
 		return MHD_YES;
-	return respond(srv, conn, url, method, ctx);
+	return finish(srv, conn, url, method, ctx);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn,
 			 void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	struct server *srv = cls;
 	struct conn_ctx *ctx = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (ctx == NULL)
 		return;
+	unhold(srv, &ctx->held);
 	free(ctx->body);
 	free(ctx);
 	*con_cls = NULL;
@@ -492,7 +825,8 @@ static struct MHD_Daemon *start_daemon(const struct options *opt,
 				       struct server *srv)
 {
 	struct sockaddr_storage ss;
-	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			     MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tls_opts[5];
 	size_t n = 0;
 	struct MHD_Daemon *d;
@@ -523,7 +857,7 @@ static struct MHD_Daemon *start_daemon(const struct options *opt,
 	d = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL,
 			     &on_request, srv, MHD_OPTION_SOCK_ADDR,
 			     (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
-			     &on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+			     &on_completed, srv, MHD_OPTION_THREAD_POOL_SIZE,
 			     (unsigned int)THREAD_POOL_SIZE,
 			     MHD_OPTION_CONNECTION_TIMEOUT,
 			     (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_ARRAY,
@@ -611,10 +945,15 @@ static int run(const struct options *opt, struct server *srv)
 	/* MHD's threads inherit this mask, so stop signals reach the main
 	 * thread and interrupt its sleep promptly. */
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-	d = start_daemon(opt, srv);
+	srv->park = park_new(&suspend_conn, &resume_conn);
+	d = srv->park != NULL ? start_daemon(opt, srv) : NULL;
 	pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
-	if (d == NULL)
+	if (srv->park == NULL)
+		fprintf(stderr, PROG ": cannot start the hold timer thread\n");
+	if (d == NULL) {
+		park_free(srv->park);
 		return 1;
+	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	if (info != NULL)
 		port = info->port;
@@ -633,7 +972,10 @@ static int run(const struct options *opt, struct server *srv)
 	wait_for_stop();
 	rc = 0;
 out:
+	/* MHD must not be stopped with suspended connections. */
+	park_stop(srv->park, STOP_WAIT_MS);
 	MHD_stop_daemon(d);
+	park_free(srv->park);
 	return rc;
 }
 
