@@ -3,10 +3,14 @@
  * https only (plain http only when the config allows it and the host is a
  * loopback address), redirects off, peer and host verification always on,
  * TLS 1.2 minimum, timeouts, a response-size cap counted as bytes arrive,
- * and retries only for connect errors, timeouts, 408, 429, 502, 503 and 504
- * with capped exponential backoff and full jitter. A retried request sends
- * the identical body and headers (so the same Idempotency-Key). Nothing
- * here logs a body, a token or a query string. */
+ * and retries only for connect errors, timeouts, a connection lost before a
+ * complete answer (send or receive error, empty reply, partial body: safe
+ * because a retried write carries the same Idempotency-Key), and 408, 429,
+ * 502, 503 and 504, with capped exponential backoff and full jitter, or the
+ * server's Retry-After (delay-seconds or an HTTP date; anything else counts
+ * as absent) clamped to the cap. A retried request sends the identical body
+ * and headers (so the same Idempotency-Key). Nothing here logs a body, a
+ * token or a query string. */
 #ifndef CASESYNC_TRANSPORT_HTTP_H
 #define CASESYNC_TRANSPORT_HTTP_H
 
