@@ -619,7 +619,7 @@ static int push_entity(struct engine *en, const struct map_entity *e,
 	return rc;
 }
 
-static int cycle_start(struct engine *en)
+int engine_cycle_start(struct engine *en)
 {
 	const char *p[] = { en->actor };
 	PGresult *r = store_exec(en->store, "cycle_start",
@@ -635,8 +635,8 @@ static int cycle_start(struct engine *en)
 	return en->cycle_id ? CS_OK : CS_EIO;
 }
 
-static void cycle_finish(struct engine *en, const struct engine_counts *c,
-			 int ok)
+int engine_cycle_finish(struct engine *en, const struct engine_counts *c,
+			int ok)
 {
 	char v[9][32];
 	const char *p[9];
@@ -649,12 +649,11 @@ static void cycle_finish(struct engine *en, const struct engine_counts *c,
 		snprintf(v[i + 2], sizeof(v[i + 2]), "%ld", vals[i]);
 	for (int i = 0; i < 9; i++)
 		p[i] = v[i];
-	if (store_run(en->store, "cycle_finish",
-		      "UPDATE casesync.cycles SET finished_at = now(), status = $2, "
-		      "pulled = $3, pushed = $4, created_local = $5, "
-		      "created_remote = $6, conflicts = $7, rejected = $8, "
-		      "errors = $9 WHERE id = $1", 9, p))
-		log_warn("cycle_not_recorded", "cycle=%lld", en->cycle_id);
+	return store_run(en->store, "cycle_finish",
+			 "UPDATE casesync.cycles SET finished_at = now(), status = $2, "
+			 "pulled = $3, pushed = $4, created_local = $5, "
+			 "created_remote = $6, conflicts = $7, rejected = $8, "
+			 "errors = $9 WHERE id = $1", 9, p);
 }
 
 /* What an earlier cycle did with this (name, content): "processed",
@@ -753,7 +752,7 @@ int engine_cycle(struct engine *en, struct engine_counts *c)
 	int rc = CS_OK;
 
 	memset(c, 0, sizeof(*c));
-	if (cycle_start(en))
+	if (engine_cycle_start(en))
 		return CS_EIO;
 	/* Capture switched off or altered behind the daemon's back would
 	 * lose local changes silently: no cycle runs until it is mended. */
@@ -798,7 +797,8 @@ int engine_cycle(struct engine *en, struct engine_counts *c)
 			rc = push_entity(en, e, c);
 	}
 	if (PQstatus(en->store->conn) == CONNECTION_OK)
-		cycle_finish(en, c, rc == CS_OK);
+		if (engine_cycle_finish(en, c, rc == CS_OK))
+			log_warn("cycle_not_recorded", "cycle=%lld", en->cycle_id);
 	log_info("cycle_done", "cycle=%lld status=%s pulled=%ld pushed=%ld "
 		 "created_local=%ld created_remote=%ld skipped=%ld conflicts=%ld "
 		 "rejected=%ld errors=%ld", en->cycle_id, rc ? "failed" : "ok",

@@ -54,41 +54,6 @@ static int quarantine(struct engine *en, const struct map_entity *e,
 	return audit_write(en->store, &a);
 }
 
-static int cycle_open(struct engine *en)
-{
-	const char *p[] = { en->actor };
-	PGresult *r = store_exec(en->store, "import_cycle",
-				 "INSERT INTO casesync.cycles (instance) VALUES ($1) "
-				 "RETURNING id", 1, p);
-
-	if (!r)
-		return CS_EIO;
-	if (cs_parse_int64(PQgetvalue(r, 0, 0), 1, 9223372036854775807LL,
-			   &en->cycle_id))
-		en->cycle_id = 0;
-	PQclear(r);
-	return en->cycle_id ? CS_OK : CS_EIO;
-}
-
-static int cycle_close(struct engine *en, const struct engine_counts *c,
-		       const struct import_result *res)
-{
-	char v[5][32];
-	const char *p[5];
-
-	snprintf(v[0], sizeof(v[0]), "%lld", en->cycle_id);
-	snprintf(v[1], sizeof(v[1]), "%ld", c->pulled);
-	snprintf(v[2], sizeof(v[2]), "%ld", c->created_local);
-	snprintf(v[3], sizeof(v[3]), "%ld", res->quarantined);
-	snprintf(v[4], sizeof(v[4]), "%ld", c->conflicts);
-	for (int i = 0; i < 5; i++)
-		p[i] = v[i];
-	return store_run(en->store, "import_cycle_done",
-			 "UPDATE casesync.cycles SET finished_at = now(), "
-			 "status = 'ok', pulled = $2, created_local = $3, "
-			 "rejected = $4, conflicts = $5 WHERE id = $1", 5, p);
-}
-
 /* One top-level XML entity's records. */
 static int import_entity(struct engine *en, const struct map_entity *e,
 			 const char *path, const char *source, const char *xsd,
@@ -186,7 +151,7 @@ int import_file(struct engine *en, const char *path, const char *source,
 	en->nested = 1;
 	if (store_begin(en->store, 1))
 		return CS_EIO;
-	if (own_cycle && cycle_open(en)) {
+	if (own_cycle && engine_cycle_start(en)) {
 		store_rollback(en->store);
 		return CS_EIO;
 	}
@@ -209,7 +174,7 @@ int import_file(struct engine *en, const char *path, const char *source,
 		rc = inbox_record(en, source, sha256, "processed", NULL,
 				  res->records);
 	if (rc == CS_OK && own_cycle)
-		rc = cycle_close(en, c, res);
+		rc = engine_cycle_finish(en, c, 1);
 	if (rc == CS_OK)
 		rc = store_commit(en->store);
 	if (rc)

@@ -60,6 +60,12 @@ int engine_syncs(const struct map_entity *e);
 int engine_cycle(struct engine *en, struct engine_counts *counts)
 	CS_MUST_CHECK;
 
+/* A row in casesync.cycles: started (en->cycle_id set), then finished
+ * with the counts. engine_cycle uses them; so does an import. */
+int engine_cycle_start(struct engine *en) CS_MUST_CHECK;
+int engine_cycle_finish(struct engine *en, const struct engine_counts *c,
+			int ok) CS_MUST_CHECK;
+
 /* Applies one council record to the provider store inside the caller's
  * transaction (with echo suppression): crosswalk, base, three-way merge,
  * audit, and with en->nested its nested collections. */
