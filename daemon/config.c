@@ -49,6 +49,22 @@ static const struct cfg_key keys[] = {
 	  CFG_RELOAD },
 	{ "remote", "client_key", CFG_STR, OFF(remote_client_key), "", 0, 0,
 	  CFG_RELOAD },
+	{ "remote", "oauth_token_url", CFG_STR, OFF(remote_oauth_token_url), "",
+	  0, 0, CFG_RELOAD },
+	{ "remote", "oauth_client_id", CFG_STR, OFF(remote_oauth_client_id), "",
+	  0, 0, CFG_RELOAD },
+	{ "remote", "oauth_client_secret_file", CFG_STR,
+	  OFF(remote_oauth_client_secret_file), "", 0, 0, CFG_RELOAD },
+	{ "remote", "oauth_scope", CFG_STR, OFF(remote_oauth_scope), "", 0, 0,
+	  CFG_RELOAD },
+	{ "remote", "oauth_refresh_margin_s", CFG_INT,
+	  OFF(remote_oauth_refresh_margin_s), "60", 0, 3600, CFG_RELOAD },
+	{ "remote", "max_concurrent", CFG_INT, OFF(remote_max_concurrent), "4",
+	  1, 64, CFG_RELOAD },
+	{ "remote", "ssh_private_key", CFG_STR, OFF(remote_ssh_private_key), "",
+	  0, 0, CFG_RELOAD },
+	{ "remote", "ssh_known_hosts", CFG_STR, OFF(remote_ssh_known_hosts), "",
+	  0, 0, CFG_RELOAD },
 	{ "remote", "connect_timeout_ms", CFG_INT, OFF(remote_connect_timeout_ms),
 	  "10000", 1, 600000, CFG_RELOAD },
 	{ "remote", "timeout_ms", CFG_INT, OFF(remote_timeout_ms), "60000", 1,
@@ -271,6 +287,19 @@ static void validate(struct config *c, struct diag *d)
 	    (!*c->remote_inbox || !*c->remote_outbox))
 		diag_add(d, f, 0, "remote.transport = files needs remote.inbox "
 			 "and remote.outbox");
+	if (*c->remote_oauth_token_url &&
+	    (!*c->remote_oauth_client_id ||
+	     !*c->remote_oauth_client_secret_file))
+		diag_add(d, f, 0, "remote.oauth_token_url needs "
+			 "remote.oauth_client_id and "
+			 "remote.oauth_client_secret_file");
+	if (!strncmp(c->remote_inbox, "sftp://", 7) ||
+	    !strncmp(c->remote_outbox, "sftp://", 7)) {
+		if (!*c->remote_ssh_known_hosts || !*c->remote_ssh_private_key)
+			diag_add(d, f, 0, "an sftp:// inbox or outbox needs "
+				 "remote.ssh_known_hosts and "
+				 "remote.ssh_private_key");
+	}
 	if (strchr(c->remote_url, '?'))
 		diag_add(d, f, 0, "remote.url must not carry a query string");
 	{

@@ -32,6 +32,14 @@ struct config {
 	char *remote_ca_file;
 	char *remote_client_cert;
 	char *remote_client_key;
+	char *remote_oauth_token_url;	/* OAuth2 client credentials grant */
+	char *remote_oauth_client_id;
+	char *remote_oauth_client_secret_file; /* relative: $CREDENTIALS_DIRECTORY */
+	char *remote_oauth_scope;
+	long long remote_oauth_refresh_margin_s;
+	long long remote_max_concurrent;
+	char *remote_ssh_private_key;	/* sftp:// inbox/outbox */
+	char *remote_ssh_known_hosts;
 	long long remote_connect_timeout_ms;
 	long long remote_timeout_ms;
 	long long remote_max_response_bytes;
