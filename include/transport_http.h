@@ -14,6 +14,7 @@
 #ifndef CASESYNC_TRANSPORT_HTTP_H
 #define CASESYNC_TRANSPORT_HTTP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include "buf.h"
 #include "common.h"
@@ -28,6 +29,24 @@ struct http_response {
 	char location[512];
 	int attempts;
 	int replayed;		/* Idempotent-Replayed: true */
+};
+
+/* One request of a batch (http_request_many). The caller sets the first
+ * six members and zeroes the rest; the client fills resp and rc. */
+struct http_call {
+	const char *method;
+	const char *url;
+	const char *const *headers;	/* NULL-terminated, or NULL */
+	const char *body;
+	size_t len;
+	void *user;		/* for the caller */
+	struct http_response resp;
+	int rc;			/* as http_request returns */
+	/* Private to the client. */
+	int state;
+	int auth_retried;
+	long long due_ms;
+	void *priv;
 };
 
 /* Creates a client from the [remote] settings; NULL with a message in err
@@ -45,6 +64,33 @@ int http_request(struct http_client *h, const char *method, const char *url,
 		 const char *const *headers, const char *body, size_t len,
 		 struct http_response *resp) CS_MUST_CHECK;
 void http_response_clear(struct http_response *r);
+
+/* Performs n requests with up to remote.max_concurrent of them in flight
+ * at once (curl multi; connections are kept alive and reused), each with
+ * its own retries as http_request. Returns CS_OK once every call has
+ * finished (look at each call's rc and resp), CS_ENOMEM when the batch
+ * could not be started. Each resp must be cleared. */
+int http_request_many(struct http_client *h, struct http_call *calls,
+		      size_t n) CS_MUST_CHECK;
+
+/* With remote.oauth_token_url set, every request carries a bearer token
+ * from the OAuth2 client credentials grant (RFC 6749 section 4.4), the
+ * client authenticated with HTTP Basic. The token is kept in memory only,
+ * fetched again remote.oauth_refresh_margin_s before it expires (at half
+ * its lifetime when that is sooner), and once more when the council
+ * answers 401. Nothing logs the token or the secret. */
+struct http_oauth_stats {
+	unsigned long fetched;	/* tokens obtained */
+	unsigned long failed;	/* token requests that failed */
+	unsigned long rejected;	/* 401 answers that led to a new token */
+};
+void http_oauth_get_stats(const struct http_client *h,
+			  struct http_oauth_stats *out);
+
+/* While *flag is non-zero, waits end early and calls not yet sent fail
+ * with CS_EIO (used by the daemon's stop signal). */
+void http_client_set_cancel(struct http_client *h,
+			    volatile sig_atomic_t *flag);
 
 /* Policy pieces, exposed for tests. */
 int http_status_retryable(long status);
