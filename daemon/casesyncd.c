@@ -100,7 +100,8 @@ static int runtime_load(const struct options *o, const struct config *cur,
 				  "directory\"");
 			goto fail;
 		}
-	} else if (!(rt->remote = remote_new(rt->cfg, err, sizeof(err)))) {
+	} else if (!mapping_has_web_service(rt->maps, err, sizeof(err)) ||
+		   !(rt->remote = remote_new(rt->cfg, err, sizeof(err)))) {
 		log_error("config_invalid", "problem=\"%s\"", err);
 		goto fail;
 	}

@@ -323,6 +323,8 @@ void codec_item_clear(struct codec_item *it)
 	free(it->version);
 	record_free(it->rec);
 	json_decref(it->doc);
+	if (it->xdoc)
+		xmlFreeDoc(it->xdoc);
 	memset(it, 0, sizeof(*it));
 }
 

@@ -530,7 +530,7 @@ static int push_update(struct engine *en, const struct map_entity *e,
 			c->skipped += rc == CS_OK;
 		} else if ((rc = new_idempotency_key(idem)) == CS_OK &&
 			   (rc = remote_update(en->remote, e, remote_id, cur.version,
-					       m.merged, cur.doc, idem, &out)) == CS_OK) {
+					       m.merged, &cur, idem, &out)) == CS_OK) {
 			rc = push_commit(en, e, ch, remote_id, 0, local, cur.rec, &out);
 			if (rc == CS_OK) {
 				c->pushed++;

@@ -897,7 +897,8 @@ static const char *const local_keys[] = { "table", "key", "parent_key", NULL };
 static const char *const remote_json_keys[] = { "collection", "paths", "id",
 	"version", "deleted", "feed", NULL };
 static const char *const remote_xml_keys[] = { "records", "element", "id",
-	"version", "deleted", "schema", "order", NULL };
+	"version", "deleted", "schema", "order", "collection", "paths", "feed",
+	NULL };
 static const char *const remote_child_keys[] = { "items", "order", NULL };
 static const char *const paths_keys[] = { "item", "create", "changes", NULL };
 static const char *const feed_keys[] = { "items", "next", "more", NULL };
@@ -1349,6 +1350,39 @@ static void load_order(struct ld *l, const char *p, json_t *o,
 	}
 }
 
+/* The web-service part of an entity's remote: collection and path
+ * templates (JSON, and XML served over HTTP). */
+static void parse_web_service(struct ld *l, const char *p, json_t *r,
+			      struct map_entity *e, int need_collection)
+{
+	char pp[PTR_MAX];
+	json_t *paths;
+
+	e->remote_collection = dupe(l, get_str(l, p, r, "collection",
+					       need_collection));
+	if (e->remote_collection &&
+	    !mapping_valid_sql_ident(e->remote_collection, 0)) {
+		sub(pp, p, "collection");
+		err(l, pp, "collection must match [a-z_][a-z0-9_]*");
+	}
+	paths = get_obj(l, p, r, "paths", 0);
+	if (paths) {
+		static const char *const need[] = { "{id}", NULL, "{since}" };
+		char **slot[] = { &e->path_item, &e->path_create,
+				  &e->path_changes };
+		sub(pp, p, "paths");
+		check_keys(l, pp, paths, paths_keys);
+		for (int i = 0; i < 3; i++) {
+			char pt[PTR_MAX];
+			*slot[i] = dupe(l, get_str(l, pp, paths,
+						   paths_keys[i], 0));
+			sub(pt, pp, paths_keys[i]);
+			if (*slot[i])
+				check_template(l, pt, *slot[i], need[i]);
+		}
+	}
+}
+
 static void load_remote(struct ld *l, const char *p, json_t *r,
 			struct map_entity *e, int child)
 {
@@ -1379,30 +1413,9 @@ static void load_remote(struct ld *l, const char *p, json_t *r,
 		return;
 	}
 	if (e->codec == CODEC_JSON) {
-		json_t *paths, *feed;
+		json_t *feed;
 		check_keys(l, p, r, remote_json_keys);
-		e->remote_collection = dupe(l, get_str(l, p, r, "collection", 1));
-		if (e->remote_collection &&
-		    !mapping_valid_sql_ident(e->remote_collection, 0)) {
-			sub(pp, p, "collection");
-			err(l, pp, "collection must match [a-z_][a-z0-9_]*");
-		}
-		paths = get_obj(l, p, r, "paths", 0);
-		if (paths) {
-			static const char *const need[] = { "{id}", NULL, "{since}" };
-			char **slot[] = { &e->path_item, &e->path_create,
-					  &e->path_changes };
-			sub(pp, p, "paths");
-			check_keys(l, pp, paths, paths_keys);
-			for (int i = 0; i < 3; i++) {
-				char pt[PTR_MAX];
-				*slot[i] = dupe(l, get_str(l, pp, paths,
-							   paths_keys[i], 0));
-				sub(pt, pp, paths_keys[i]);
-				if (*slot[i])
-					check_template(l, pt, *slot[i], need[i]);
-			}
-		}
+		parse_web_service(l, p, r, e, 1);
 		e->remote_id_loc = dupe(l, get_str(l, p, r, "id", 0));
 		e->remote_version_loc = dupe(l, get_str(l, p, r, "version", 0));
 		e->remote_deleted_loc = dupe(l, get_str(l, p, r, "deleted", 0));
@@ -1436,6 +1449,37 @@ static void load_remote(struct ld *l, const char *p, json_t *r,
 		return;
 	}
 	check_keys(l, p, r, remote_xml_keys);
+	if (json_object_get(r, "collection") || json_object_get(r, "paths") ||
+	    json_object_get(r, "feed")) {
+		/* Also served by an XML web service. */
+		json_t *feed;
+		parse_web_service(l, p, r, e, 1);
+		feed = get_obj(l, p, r, "feed", 0);
+		if (feed) {
+			sub(pp, p, "feed");
+			check_keys(l, pp, feed, feed_keys);
+			e->feed_items_ptr = dupe(l, get_str(l, pp, feed, "items", 0));
+			e->feed_next_ptr = dupe(l, get_str(l, pp, feed, "next", 0));
+			e->feed_more_ptr = dupe(l, get_str(l, pp, feed, "more", 0));
+		}
+		{
+			static const char *const names[] = { "items", "next",
+							     "more" };
+			static const char *const defs[] = { "/changes/*",
+				"/changes/@next", "/changes/@more" };
+			char **slot[] = { &e->feed_items_ptr,
+				&e->feed_next_ptr, &e->feed_more_ptr };
+			for (int i = 0; i < 3; i++) {
+				char pt[PTR_MAX + 16];
+				snprintf(pt, sizeof(pt), "%s/feed/%s", p, names[i]);
+				if (!*slot[i])
+					*slot[i] = dupe(l, defs[i]);
+				else
+					check_loc(l, pt, CODEC_XML, *slot[i], 0,
+						  NULL);
+			}
+		}
+	}
 	e->records_loc = dupe(l, get_str(l, p, r, "records", 1));
 	e->xml_root = dupe(l, get_str(l, p, r, "element", 1));
 	e->remote_id_loc = dupe(l, get_str(l, p, r, "id", 1));
@@ -1998,4 +2042,20 @@ int mapping_field_index(const struct map_entity *e, const char *name)
 		if (e->fields[i].name && !strcmp(e->fields[i].name, name))
 			return (int)i;
 	return -1;
+}
+
+int mapping_has_web_service(const struct mapping_set *m, char *err,
+			    size_t errsz)
+{
+	for (size_t i = 0; i < m->nentities; i++) {
+		const struct map_entity *e = &m->entities[i];
+
+		if (!e->parent && !e->remote_collection) {
+			snprintf(err, errsz, "mapping set %s: entity %s has no "
+				 "web-service collection (remote.collection); "
+				 "use remote.transport = files", m->name, e->name);
+			return 0;
+		}
+	}
+	return 1;
 }

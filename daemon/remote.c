@@ -1,4 +1,5 @@
-/* remote.c - the REST/JSON council adapter over transport_http. */
+/* remote.c - the council's web service (JSON or XML records, as the
+ * mapping's codec says) over transport_http. */
 #include "remote.h"
 
 #include <stdio.h>
@@ -6,6 +7,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "codec.h"
+#include "codec_xml.h"
 #include "log.h"
 #include "transport_http.h"
 
@@ -109,6 +112,158 @@ static int status_error(const char *what, const char *entity, long status)
 	return status >= 400 && status < 500 ? CS_EINVAL : CS_EIO;
 }
 
+static const char *const accept_json[] = { "Accept: application/json", NULL };
+static const char *const accept_xml[] = { "Accept: application/xml", NULL };
+
+static int is_xml(const struct map_entity *e)
+{
+	return e->codec == CODEC_XML;
+}
+
+static xmlDocPtr parse_xml_body(struct remote *r,
+				const struct http_response *resp,
+				const char *what)
+{
+	char err[200];
+	xmlDocPtr d = codec_xml_parse(resp->body.data ? resp->body.data : "",
+				      resp->body.len, r->max_response, err,
+				      sizeof(err));
+
+	if (!d)
+		log_warn("remote_bad_payload", "what=%s problem=\"%s\"", what,
+			 err);
+	return d;
+}
+
+/* The single value of XPath expr relative to node (*out NULL when there
+ * is none); more than one is an error. */
+static int xml_value(xmlNodePtr node, const char *expr, char **out,
+		     char *err, size_t errsz)
+{
+	void *comp;
+	char **vals = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	if (!expr)
+		return CS_OK;
+	if (!(comp = codec_xml_xpath_compile(expr, err, errsz)))
+		return CS_EINVAL;
+	rc = codec_xml_get(node, comp, &vals, &n, err, errsz);
+	codec_xml_xpath_free(comp);
+	if (rc)
+		return rc;
+	if (n > 1) {
+		snprintf(err, errsz, "more than one value at %s", expr);
+		rc = CS_EINVAL;
+	} else if (n == 1) {
+		*out = vals[0];
+		vals[0] = NULL;
+	}
+	codec_xml_vals_free(vals, n);
+	return rc;
+}
+
+/* One council record element; with keep, a copy of it is kept in
+ * out->xdoc to write an update on top of. */
+static int decode_xml_item(const struct map_entity *e, xmlNodePtr node,
+			   int keep, struct codec_item *out, char *err,
+			   size_t errsz)
+{
+	char *del = NULL, fe[200];
+
+	memset(out, 0, sizeof(*out));
+	if (xml_value(node, e->remote_id_loc, &out->remote_id, err, errsz))
+		goto fail;
+	if (!out->remote_id || !*out->remote_id) {
+		snprintf(err, errsz, "record has no usable id at %s",
+			 e->remote_id_loc);
+		goto fail;
+	}
+	if (xml_value(node, e->remote_version_loc, &out->version, fe,
+		      sizeof(fe)) ||
+	    xml_value(node, e->remote_deleted_loc, &del, fe, sizeof(fe))) {
+		snprintf(err, errsz, "record %s: %s", out->remote_id, fe);
+		goto fail;
+	}
+	out->deleted = del && (!strcmp(del, "true") || !strcmp(del, "1"));
+	free(del);
+	if (keep) {
+		xmlNodePtr copy;
+
+		out->xdoc = xmlNewDoc((const xmlChar *)"1.0");
+		copy = out->xdoc ? xmlDocCopyNode(node, out->xdoc, 1) : NULL;
+		if (!copy) {
+			snprintf(err, errsz, "out of memory");
+			goto fail;
+		}
+		xmlDocSetRootElement(out->xdoc, copy);
+	}
+	if (!out->deleted &&
+	    codec_xml_decode_record(e, node, &out->rec, fe, sizeof(fe))) {
+		snprintf(err, errsz, "record %s: %s", out->remote_id, fe);
+		goto fail;
+	}
+	return CS_OK;
+fail:
+	codec_item_clear(out);
+	return CS_EINVAL;
+}
+
+/* The XML change feed: record elements at feed/items, the cursor at
+ * feed/next, "true" or "1" at feed/more. */
+static int xml_page(struct remote *r, const struct map_entity *e,
+		    const struct http_response *resp, struct remote_page *page)
+{
+	xmlDocPtr doc = parse_xml_body(r, resp, "changes");
+	xmlNodePtr root, *nodes = NULL;
+	char err[256], *more = NULL;
+	void *comp = NULL;
+	size_t n = 0;
+	int rc = CS_EINVAL;
+
+	if (!doc)
+		return CS_EINVAL;
+	root = xmlDocGetRootElement(doc);
+	if (!(comp = codec_xml_xpath_compile(e->feed_items_ptr, err, sizeof(err))) ||
+	    codec_xml_items(root, comp, &nodes, &n, err, sizeof(err)) ||
+	    xml_value(root, e->feed_next_ptr, &page->next, err, sizeof(err)) ||
+	    xml_value(root, e->feed_more_ptr, &more, err, sizeof(err))) {
+		log_warn("remote_bad_payload", "what=changes entity=%s "
+			 "problem=\"%s\"", e->name, err);
+		goto out;
+	}
+	if (!page->next) {
+		log_warn("remote_bad_payload", "what=changes entity=%s "
+			 "problem=\"feed without a next cursor\"", e->name);
+		goto out;
+	}
+	page->more = more && (!strcmp(more, "true") || !strcmp(more, "1"));
+	page->items = calloc(n + 1, sizeof(*page->items));
+	if (!page->items) {
+		rc = CS_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (decode_xml_item(e, nodes[i], 0, &page->items[page->n], err,
+				    sizeof(err))) {
+			log_warn("remote_record_rejected", "entity=%s problem=\"%s\"",
+				 e->name, err);
+			page->rejected++;
+		} else {
+			page->n++;
+		}
+	}
+	rc = CS_OK;
+out:
+	free(more);
+	free(nodes);
+	codec_xml_xpath_free(comp);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
 /* base + "/" + the entity's path template with {id}, {since}, {limit}
  * filled in (values escaped as path segments); without a template, the
  * default layout under the collection name. */
@@ -153,7 +308,6 @@ static int expand_path(struct remote *r, const struct map_entity *e,
 int remote_changes(struct remote *r, const struct map_entity *e,
 		   const char *since, long limit, struct remote_page *page)
 {
-	static const char *const hdrs[] = { "Accept: application/json", NULL };
 	struct http_response resp;
 	struct buf url;
 	json_t *doc = NULL, *items, *v;
@@ -167,12 +321,17 @@ int remote_changes(struct remote *r, const struct map_entity *e,
 		buf_free(&url);
 		return CS_ENOMEM;
 	}
-	rc = do_request(r, "GET", url.data, hdrs, NULL, &resp);
+	rc = do_request(r, "GET", url.data, is_xml(e) ? accept_xml : accept_json,
+			NULL, &resp);
 	buf_free(&url);
 	if (rc)
 		goto out;
 	if (resp.status != 200) {
 		rc = status_error("changes", e->name, resp.status);
+		goto out;
+	}
+	if (is_xml(e)) {
+		rc = xml_page(r, e, &resp, page);
 		goto out;
 	}
 	rc = CS_EINVAL;
@@ -239,13 +398,28 @@ static int finish_record(struct remote *r, const struct map_entity *e,
 			 struct http_response *resp, const char *what,
 			 struct codec_item *out)
 {
-	json_t *doc = parse_body(r, resp, what);
 	int rc;
 
-	if (!doc)
-		return CS_EINVAL;
-	rc = decode_one(e, doc, out);
-	json_decref(doc);
+	if (is_xml(e)) {
+		xmlDocPtr d = parse_xml_body(r, resp, what);
+		char err[256];
+
+		if (!d)
+			return CS_EINVAL;
+		rc = decode_xml_item(e, xmlDocGetRootElement(d), 1, out, err,
+				     sizeof(err));
+		if (rc)
+			log_warn("remote_record_rejected", "entity=%s "
+				 "problem=\"%s\"", e->name, err);
+		xmlFreeDoc(d);
+	} else {
+		json_t *doc = parse_body(r, resp, what);
+
+		if (!doc)
+			return CS_EINVAL;
+		rc = decode_one(e, doc, out);
+		json_decref(doc);
+	}
 	if (rc == CS_OK && !out->version && resp->etag[0]) {
 		/* Fall back to the ETag, without its quotes and W/ prefix. */
 		const char *t = resp->etag;
@@ -265,7 +439,6 @@ static int finish_record(struct remote *r, const struct map_entity *e,
 int remote_get(struct remote *r, const struct map_entity *e, const char *id,
 	       struct codec_item *out)
 {
-	static const char *const hdrs[] = { "Accept: application/json", NULL };
 	struct http_response resp;
 	struct buf url;
 	int rc;
@@ -275,7 +448,8 @@ int remote_get(struct remote *r, const struct map_entity *e, const char *id,
 		buf_free(&url);
 		return CS_ENOMEM;
 	}
-	rc = do_request(r, "GET", url.data, hdrs, NULL, &resp);
+	rc = do_request(r, "GET", url.data, is_xml(e) ? accept_xml : accept_json,
+			NULL, &resp);
 	buf_free(&url);
 	if (rc == CS_OK)
 		rc = resp.status == 200 ? finish_record(r, e, &resp, "get", out)
@@ -284,32 +458,76 @@ int remote_get(struct remote *r, const struct map_entity *e, const char *id,
 	return rc;
 }
 
+/* The XML body of a create (a new record element) or an update (written
+ * on top of the council's current element). NULL with err set. */
+static char *encode_xml(const struct map_entity *e, const struct record *rec,
+			const struct codec_item *cur, char *err, size_t errsz)
+{
+	xmlDocPtr d;
+	xmlNodePtr root = NULL;
+	char *x = NULL, *body = NULL;
+	size_t len = 0;
+
+	if (cur && cur->xdoc) {
+		d = xmlCopyDoc(cur->xdoc, 1);
+		root = d ? xmlDocGetRootElement(d) : NULL;
+	} else {
+		d = codec_xml_new_record_doc(e, &root);
+	}
+	if (!d || !root) {
+		snprintf(err, errsz, "out of memory");
+	} else if (codec_xml_encode_record(rec, root, 0, err, errsz) == CS_OK) {
+		if (codec_xml_serialise(root, &x, &len) == CS_OK) {
+			body = cs_strndup(x, len);
+			xmlFree(x);
+		}
+		if (!body)
+			snprintf(err, errsz, "out of memory");
+	}
+	if (d)
+		xmlFreeDoc(d);
+	return body;
+}
+
 static int send_record(struct remote *r, const struct map_entity *e,
 		       const char *method, const char *id, const char *if_match,
-		       const struct record *rec, const json_t *template,
+		       const struct record *rec, const struct codec_item *cur,
 		       const char *idem, struct codec_item *out)
 {
 	char h_idem[300], h_match[200];
 	const char *hdrs[5];
 	struct http_response resp;
 	struct buf url;
-	json_t *doc;
 	char *body = NULL;
 	int n = 0, rc = CS_ENOMEM;
 
 	memset(out, 0, sizeof(*out));
 	memset(&resp, 0, sizeof(resp));
 	buf_init(&url, 8192);
-	doc = codec_json_encode(e, rec, template);
-	if (!doc)
-		goto out;
-	/* Sorted keys and compact output: a retry sends identical bytes. */
-	body = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(doc);
+	if (is_xml(e)) {
+		char err[256];
+
+		if (!(body = encode_xml(e, rec, cur, err, sizeof(err)))) {
+			log_warn("remote_encode_failed", "entity=%s problem=\"%s\"",
+				 e->name, err);
+			rc = CS_EINVAL;
+			goto out;
+		}
+	} else {
+		json_t *doc = codec_json_encode(e, rec, cur ? cur->doc : NULL);
+
+		if (!doc)
+			goto out;
+		/* Sorted keys, compact: a retry sends identical bytes. */
+		body = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(doc);
+	}
 	if (!body || record_url(r, e, id, &url))
 		goto out;
-	hdrs[n++] = "Content-Type: application/json";
-	hdrs[n++] = "Accept: application/json";
+	hdrs[n++] = is_xml(e) ? "Content-Type: application/xml"
+			      : "Content-Type: application/json";
+	hdrs[n++] = is_xml(e) ? "Accept: application/xml"
+			      : "Accept: application/json";
 	snprintf(h_idem, sizeof(h_idem), "Idempotency-Key: %s", idem);
 	hdrs[n++] = h_idem;
 	if (if_match) {
@@ -341,9 +559,9 @@ int remote_create(struct remote *r, const struct map_entity *e,
 
 int remote_update(struct remote *r, const struct map_entity *e,
 		  const char *id, const char *if_match,
-		  const struct record *rec, const json_t *template,
+		  const struct record *rec, const struct codec_item *cur,
 		  const char *idempotency_key, struct codec_item *out)
 {
-	return send_record(r, e, "PUT", id, if_match, rec, template,
+	return send_record(r, e, "PUT", id, if_match, rec, cur,
 			   idempotency_key, out);
 }

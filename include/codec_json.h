@@ -10,6 +10,7 @@
 #define CASESYNC_CODEC_JSON_H
 
 #include <jansson.h>
+#include <libxml/tree.h>
 #include "common.h"
 #include "mapping.h"
 #include "record.h"
@@ -34,6 +35,7 @@ struct codec_item {
 	int deleted;
 	struct record *rec;	/* NULL for a deletion */
 	json_t *doc;		/* the payload, kept to re-encode updates */
+	xmlDocPtr xdoc;		/* the same for an XML record (web service) */
 };
 
 /* Decodes the fields and child collections of one council record object

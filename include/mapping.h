@@ -172,4 +172,10 @@ int mapping_valid_sql_ident(const char *s, int allow_schema);
 /* True for a syntactically valid JSON Pointer ("" or "/a/b~1c"). */
 int mapping_valid_json_pointer(const char *s);
 
+/* True when every top-level entity of the set has a web-service
+ * collection (what remote.transport = http needs); otherwise 0 with the
+ * first entity without one named in err. */
+int mapping_has_web_service(const struct mapping_set *m, char *err,
+			    size_t errsz);
+
 #endif

@@ -1,6 +1,7 @@
 /* remote.h - the council as the engine sees it: changes since a cursor, get,
  * create and update, whatever the transport and codec underneath.
- * This version implements the REST/JSON web-service shape. */
+ * Web services exchanging JSON (the mapping's JSON Pointers) or XML (its
+ * XPaths), chosen by the mapping's codec. */
 #ifndef CASESYNC_REMOTE_H
 #define CASESYNC_REMOTE_H
 
@@ -38,10 +39,12 @@ int remote_create(struct remote *r, const struct map_entity *e,
 		  struct codec_item *out) CS_MUST_CHECK;
 
 /* Updates record id if its version is still if_match. CS_ECONFLICT on 412.
- * template is the council's current payload (unmapped members survive). */
+ * cur is the council's current record as remote_get returned it: the
+ * update is written on top of its payload, so unmapped members, elements
+ * and attributes survive. */
 int remote_update(struct remote *r, const struct map_entity *e,
 		  const char *id, const char *if_match,
-		  const struct record *rec, const json_t *template,
+		  const struct record *rec, const struct codec_item *cur,
 		  const char *idempotency_key, struct codec_item *out)
 	CS_MUST_CHECK;
 
