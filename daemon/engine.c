@@ -471,121 +471,229 @@ static int push_commit(struct engine *en, const struct map_entity *e,
 	return rc;
 }
 
-static int push_create(struct engine *en, const struct map_entity *e,
-		       const struct local_change *ch, const struct record *local,
-		       struct engine_counts *c)
-{
-	struct codec_item out;
+/* One pending local change on its way to the council. */
+enum push_state { PUSH_CREATE, PUSH_UPDATE, PUSH_DONE };
+
+struct push_item {
+	const struct local_change *ch;
+	struct record *local;
+	struct record *base;
+	char *remote_id;
+	char *base_ver;
+	struct codec_item cur;		/* the council's current record */
+	struct record *merged;		/* what an update sends */
 	char idem[33];
+	enum push_state state;
 	int rc;
+};
 
-	if (new_idempotency_key(idem))
-		return CS_ERR;
-	rc = remote_create(en->remote, e, local, idem, &out);
-	if (rc)
-		return rc;
-	rc = push_commit(en, e, ch, out.remote_id, 1, local, NULL, &out);
-	if (rc == CS_OK) {
-		c->created_remote++;
-		c->pushed++;
-		log_info("record_created", "entity=%s direction=to_council "
-			 "local_key=%s remote_id=%s", e->name, ch->local_key,
-			 out.remote_id);
-	}
-	codec_item_clear(&out);
-	return rc;
+static void push_item_clear(struct push_item *p)
+{
+	record_free(p->local);
+	record_free(p->base);
+	free(p->remote_id);
+	free(p->base_ver);
+	codec_item_clear(&p->cur);
+	record_free(p->merged);
+	memset(p, 0, sizeof(*p));
 }
 
-/* Fetches the council's current record, merges and sends the result with
- * If-Match; on 412 fetches again, up to MAX_412_RETRIES times. */
-static int push_update(struct engine *en, const struct map_entity *e,
-		       const struct local_change *ch, const char *remote_id,
-		       const struct record *local, const struct record *base,
-		       struct engine_counts *c)
+static void push_done(struct push_item *p, int rc)
 {
-	int rc = CS_ECONFLICT;
-
-	for (int attempt = 0; attempt < MAX_412_RETRIES && rc == CS_ECONFLICT;
-	     attempt++) {
-		struct codec_item cur, out;
-		struct merge_result m;
-		char idem[33];
-
-		memset(&out, 0, sizeof(out));
-		rc = remote_get(en->remote, e, remote_id, &cur);
-		if (rc)
-			return rc;
-		rc = merge_records(base, local, cur.rec, MERGE_NEWER_UNKNOWN, &m);
-		if (rc) {
-			codec_item_clear(&cur);
-			return rc;
-		}
-		if (m.manual) {
-			log_warn("record_conflict", "entity=%s local_key=%s fields=%zu",
-				 e->name, ch->local_key, m.manual);
-			c->conflicts++;
-		} else if (m.to_remote == 0) {
-			/* Already in agreement: settle without a request. */
-			rc = push_commit(en, e, ch, remote_id, 0, local, cur.rec, &cur);
-			c->skipped += rc == CS_OK;
-		} else if ((rc = new_idempotency_key(idem)) == CS_OK &&
-			   (rc = remote_update(en->remote, e, remote_id, cur.version,
-					       m.merged, &cur, idem, &out)) == CS_OK) {
-			rc = push_commit(en, e, ch, remote_id, 0, local, cur.rec, &out);
-			if (rc == CS_OK) {
-				c->pushed++;
-				log_info("record_updated", "entity=%s "
-					 "direction=to_council local_key=%s "
-					 "fields=%zu", e->name, ch->local_key,
-					 m.to_remote);
-			}
-		} else if (rc == CS_ECONFLICT) {
-			log_info("remote_version_moved", "entity=%s remote_id=%s "
-				 "attempt=%d", e->name, remote_id, attempt + 1);
-		}
-		merge_result_clear(&m);
-		codec_item_clear(&cur);
-		codec_item_clear(&out);
-	}
-	return rc;
+	p->state = PUSH_DONE;
+	p->rc = rc;
 }
 
-static int push_one(struct engine *en, const struct map_entity *e,
-		    const struct local_change *ch, struct engine_counts *c)
+/* Reads what the store knows of one change: the row, the crosswalk, the
+ * base. */
+static void push_load(struct engine *en, const struct map_entity *e,
+		      struct push_item *p, struct engine_counts *c)
 {
-	struct record *local = NULL, *base = NULL;
-	char *remote_id = NULL, *base_ver = NULL;
-	int rc;
+	int rc = store_local_read(en->store, e, p->ch->local_key, &p->local);
 
-	rc = store_local_read(en->store, e, ch->local_key, &local);
 	if (rc == CS_ENOTFOUND) {
 		/* Deletions travel as tombstones with the conflict machinery;
 		 * until then the change stays queued, nothing is lost. */
 		log_warn("local_delete_held", "entity=%s local_key=%s", e->name,
-			 ch->local_key);
+			 p->ch->local_key);
 		c->skipped++;
-		return CS_OK;
+		push_done(p, CS_OK);
+		return;
 	}
+	if (rc == CS_OK)
+		rc = store_crosswalk_by_local(en->store, e->name,
+					      p->ch->local_key, &p->remote_id);
+	if (rc == CS_OK)
+		rc = store_base_get(en->store, e, p->ch->local_key, &p->base,
+				    &p->base_ver);
 	if (rc)
-		return rc;
-	rc = store_crosswalk_by_local(en->store, e->name, ch->local_key, &remote_id);
+		push_done(p, rc);
+	else
+		p->state = p->remote_id ? PUSH_UPDATE : PUSH_CREATE;
+}
+
+/* Merges an update against the council's current record: a conflict for
+ * a person, nothing to send (settled at once), or p->merged to send. */
+static void push_merge(struct engine *en, const struct map_entity *e,
+		       struct push_item *p, struct engine_counts *c)
+{
+	struct merge_result m;
+	int rc = merge_records(p->base, p->local, p->cur.rec,
+			       MERGE_NEWER_UNKNOWN, &m);
+
+	if (rc) {
+		push_done(p, rc);
+		return;
+	}
+	if (m.manual) {
+		log_warn("record_conflict", "entity=%s local_key=%s fields=%zu",
+			 e->name, p->ch->local_key, m.manual);
+		c->conflicts++;
+		push_done(p, CS_OK);
+	} else if (m.to_remote == 0) {
+		/* Already in agreement: settle without a request. */
+		rc = push_commit(en, e, p->ch, p->remote_id, 0, p->local,
+				 p->cur.rec, &p->cur);
+		c->skipped += rc == CS_OK;
+		push_done(p, rc);
+	} else if ((rc = new_idempotency_key(p->idem)) != CS_OK) {
+		push_done(p, rc);
+	} else {
+		p->merged = m.merged;
+		m.merged = NULL;
+	}
+	merge_result_clear(&m);
+}
+
+/* Settles one answered write in the store. */
+static void push_answered(struct engine *en, const struct map_entity *e,
+			  struct push_item *p, struct remote_op *op,
+			  struct engine_counts *c)
+{
+	int created = p->state == PUSH_CREATE, rc = op->rc;
+
+	if (rc == CS_ECONFLICT && !created) {
+		/* The council's version moved: read and merge again. */
+		log_info("remote_version_moved", "entity=%s remote_id=%s",
+			 e->name, p->remote_id);
+		codec_item_clear(&p->cur);
+		record_free(p->merged);
+		p->merged = NULL;
+		p->rc = CS_ECONFLICT;
+		return;
+	}
 	if (rc == CS_OK)
-		rc = store_base_get(en->store, e, ch->local_key, &base, &base_ver);
-	if (rc == CS_OK)
-		rc = remote_id ? push_update(en, e, ch, remote_id, local, base, c)
-			       : push_create(en, e, ch, local, c);
-	record_free(local);
-	record_free(base);
-	free(remote_id);
-	free(base_ver);
-	return rc;
+		rc = push_commit(en, e, p->ch, created ? op->out.remote_id :
+				 p->remote_id, created, p->local,
+				 created ? NULL : p->cur.rec, &op->out);
+	if (rc == CS_OK) {
+		c->pushed++;
+		if (created) {
+			c->created_remote++;
+			log_info("record_created", "entity=%s direction=to_council "
+				 "local_key=%s remote_id=%s", e->name,
+				 p->ch->local_key, op->out.remote_id);
+		} else {
+			log_info("record_updated", "entity=%s direction=to_council "
+				 "local_key=%s", e->name, p->ch->local_key);
+		}
+	}
+	push_done(p, rc);
+}
+
+/* Pushes a window of changes: the store is read for all of them, the
+ * council's current records are fetched together, the merged results are
+ * sent together (up to remote.max_concurrent requests in flight), and
+ * each answer is committed in its own transaction. A 412 reads and
+ * merges that record again, up to MAX_412_RETRIES times. */
+static void push_window(struct engine *en, const struct map_entity *e,
+			struct push_item *items, size_t n,
+			struct engine_counts *c)
+{
+	struct remote_op *ops = calloc(n, sizeof(*ops));
+	size_t *idx = calloc(n, sizeof(*idx));
+
+	if (!ops || !idx) {
+		for (size_t i = 0; i < n; i++)
+			push_done(&items[i], CS_ENOMEM);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		push_load(en, e, &items[i], c);
+	for (int attempt = 0; attempt < MAX_412_RETRIES; attempt++) {
+		size_t k = 0;
+
+		/* The council's current record of every update. */
+		for (size_t i = 0; i < n; i++)
+			if (items[i].state == PUSH_UPDATE) {
+				ops[k] = (struct remote_op){ .kind = REMOTE_GET,
+					.e = e, .id = items[i].remote_id };
+				idx[k++] = i;
+			}
+		if (k && remote_run(en->remote, ops, k) != CS_OK)
+			for (size_t j = 0; j < k; j++)
+				ops[j].rc = ops[j].rc ? ops[j].rc : CS_ENOMEM;
+		for (size_t j = 0; j < k; j++) {
+			struct push_item *p = &items[idx[j]];
+
+			if (ops[j].rc) {
+				codec_item_clear(&ops[j].out);
+				push_done(p, ops[j].rc);
+				continue;
+			}
+			p->cur = ops[j].out;
+			push_merge(en, e, p, c);
+		}
+		/* The writes. */
+		k = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct push_item *p = &items[i];
+
+			if (p->state == PUSH_CREATE && attempt == 0) {
+				if (new_idempotency_key(p->idem)) {
+					push_done(p, CS_ERR);
+					continue;
+				}
+				ops[k] = (struct remote_op){ .kind = REMOTE_CREATE,
+					.e = e, .rec = p->local,
+					.idempotency_key = p->idem };
+			} else if (p->state == PUSH_UPDATE && p->merged) {
+				ops[k] = (struct remote_op){ .kind = REMOTE_UPDATE,
+					.e = e, .id = p->remote_id,
+					.if_match = p->cur.version, .rec = p->merged,
+					.cur = &p->cur, .idempotency_key = p->idem };
+			} else {
+				continue;
+			}
+			idx[k++] = i;
+		}
+		if (k && remote_run(en->remote, ops, k) != CS_OK)
+			for (size_t j = 0; j < k; j++)
+				ops[j].rc = ops[j].rc ? ops[j].rc : CS_ENOMEM;
+		for (size_t j = 0; j < k; j++) {
+			push_answered(en, e, &items[idx[j]], &ops[j], c);
+			codec_item_clear(&ops[j].out);
+		}
+		k = 0;
+		for (size_t i = 0; i < n; i++)
+			k += items[i].state != PUSH_DONE;
+		if (!k)
+			break;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (items[i].state != PUSH_DONE)
+			push_done(&items[i], CS_ECONFLICT);
+out:
+	free(ops);
+	free(idx);
 }
 
 static int push_entity(struct engine *en, const struct map_entity *e,
 		       struct engine_counts *c)
 {
 	struct local_change *ch = NULL;
-	size_t n = 0;
+	struct push_item *items = NULL;
+	size_t n = 0, window;
 	long held = 0;
 	int rc = store_changes_held(en->store, e->name, &held);
 
@@ -598,23 +706,45 @@ static int push_entity(struct engine *en, const struct map_entity *e,
 					   &ch, &n);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
-		rc = push_one(en, e, &ch[i], c);
-		if (rc == CS_OK)
-			continue;
-		if (PQstatus(en->store->conn) != CONNECTION_OK)
-			break;
-		if (rc == CS_EINVAL) {
-			log_warn("record_rejected", "entity=%s local_key=%s "
-				 "direction=to_council", e->name, ch[i].local_key);
-			c->rejected++;
-		} else {
-			log_warn("record_push_failed", "entity=%s local_key=%s",
-				 e->name, ch[i].local_key);
-			c->errors++;
-		}
-		rc = CS_OK;
+	/* Enough records per window to keep every connection busy. */
+	window = (size_t)en->cfg->remote_max_concurrent * 8;
+	if (window < 8)
+		window = 8;
+	if (n && !(items = calloc(window, sizeof(*items)))) {
+		store_changes_free(ch, n);
+		return CS_ENOMEM;
 	}
+	for (size_t start = 0; start < n; start += window) {
+		size_t w = n - start < window ? n - start : window;
+
+		for (size_t i = 0; i < w; i++) {
+			memset(&items[i], 0, sizeof(items[i]));
+			items[i].ch = &ch[start + i];
+		}
+		push_window(en, e, items, w, c);
+		for (size_t i = 0; i < w; i++) {
+			int irc = items[i].rc;
+			const char *key = items[i].ch->local_key;
+
+			push_item_clear(&items[i]);
+			if (irc == CS_OK)
+				continue;
+			if (irc == CS_EINVAL) {
+				log_warn("record_rejected", "entity=%s local_key=%s "
+					 "direction=to_council", e->name, key);
+				c->rejected++;
+			} else {
+				log_warn("record_push_failed", "entity=%s "
+					 "local_key=%s", e->name, key);
+				c->errors++;
+			}
+		}
+		if (PQstatus(en->store->conn) != CONNECTION_OK) {
+			rc = CS_EIO;
+			break;
+		}
+	}
+	free(items);
 	store_changes_free(ch, n);
 	return rc;
 }

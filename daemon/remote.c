@@ -436,28 +436,6 @@ static int finish_record(struct remote *r, const struct map_entity *e,
 	return rc;
 }
 
-int remote_get(struct remote *r, const struct map_entity *e, const char *id,
-	       struct codec_item *out)
-{
-	struct http_response resp;
-	struct buf url;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (record_url(r, e, id, &url)) {
-		buf_free(&url);
-		return CS_ENOMEM;
-	}
-	rc = do_request(r, "GET", url.data, is_xml(e) ? accept_xml : accept_json,
-			NULL, &resp);
-	buf_free(&url);
-	if (rc == CS_OK)
-		rc = resp.status == 200 ? finish_record(r, e, &resp, "get", out)
-					: status_error("get", e->name, resp.status);
-	http_response_clear(&resp);
-	return rc;
-}
-
 /* The XML body of a create (a new record element) or an update (written
  * on top of the council's current element). NULL with err set. */
 static char *encode_xml(const struct map_entity *e, const struct record *rec,
@@ -489,72 +467,154 @@ static char *encode_xml(const struct map_entity *e, const struct record *rec,
 	return body;
 }
 
-static int send_record(struct remote *r, const struct map_entity *e,
-		       const char *method, const char *id, const char *if_match,
-		       const struct record *rec, const struct codec_item *cur,
-		       const char *idem, struct codec_item *out)
-{
-	char h_idem[300], h_match[200];
-	const char *hdrs[5];
-	struct http_response resp;
+/* One operation made ready to send. */
+struct prepared {
 	struct buf url;
-	char *body = NULL;
-	int n = 0, rc = CS_ENOMEM;
+	char *body;
+	char h_idem[300];
+	char h_match[200];
+	const char *hdrs[5];
+};
 
-	memset(out, 0, sizeof(*out));
-	memset(&resp, 0, sizeof(resp));
-	buf_init(&url, 8192);
-	if (is_xml(e)) {
+static int prepare(struct remote *r, const struct remote_op *op,
+		   struct prepared *pr)
+{
+	const struct map_entity *e = op->e;
+	int n = 0, xml = is_xml(e);
+
+	if (record_url(r, e, op->kind == REMOTE_CREATE ? NULL : op->id, &pr->url))
+		return CS_ENOMEM;
+	if (op->kind == REMOTE_GET) {
+		pr->hdrs[n++] = xml ? accept_xml[0] : accept_json[0];
+		pr->hdrs[n] = NULL;
+		return CS_OK;
+	}
+	if (xml) {
 		char err[256];
 
-		if (!(body = encode_xml(e, rec, cur, err, sizeof(err)))) {
+		if (!(pr->body = encode_xml(e, op->rec, op->cur, err,
+					    sizeof(err)))) {
 			log_warn("remote_encode_failed", "entity=%s problem=\"%s\"",
 				 e->name, err);
-			rc = CS_EINVAL;
-			goto out;
+			return CS_EINVAL;
 		}
 	} else {
-		json_t *doc = codec_json_encode(e, rec, cur ? cur->doc : NULL);
+		json_t *doc = codec_json_encode(e, op->rec,
+						op->cur ? op->cur->doc : NULL);
 
 		if (!doc)
-			goto out;
+			return CS_ENOMEM;
 		/* Sorted keys, compact: a retry sends identical bytes. */
-		body = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+		pr->body = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 		json_decref(doc);
+		if (!pr->body)
+			return CS_ENOMEM;
 	}
-	if (!body || record_url(r, e, id, &url))
-		goto out;
-	hdrs[n++] = is_xml(e) ? "Content-Type: application/xml"
-			      : "Content-Type: application/json";
-	hdrs[n++] = is_xml(e) ? "Accept: application/xml"
-			      : "Accept: application/json";
-	snprintf(h_idem, sizeof(h_idem), "Idempotency-Key: %s", idem);
-	hdrs[n++] = h_idem;
-	if (if_match) {
-		snprintf(h_match, sizeof(h_match), "If-Match: \"%s\"", if_match);
-		hdrs[n++] = h_match;
+	pr->hdrs[n++] = xml ? "Content-Type: application/xml"
+			    : "Content-Type: application/json";
+	pr->hdrs[n++] = xml ? accept_xml[0] : accept_json[0];
+	snprintf(pr->h_idem, sizeof(pr->h_idem), "Idempotency-Key: %s",
+		 op->idempotency_key);
+	pr->hdrs[n++] = pr->h_idem;
+	if (op->kind == REMOTE_UPDATE && op->if_match) {
+		snprintf(pr->h_match, sizeof(pr->h_match), "If-Match: \"%s\"",
+			 op->if_match);
+		pr->hdrs[n++] = pr->h_match;
 	}
-	hdrs[n] = NULL;
-	rc = do_request(r, method, url.data, hdrs, body, &resp);
-	if (rc)
+	pr->hdrs[n] = NULL;
+	return CS_OK;
+}
+
+static const char *const op_names[] = { "get", "POST", "PUT" };
+
+int remote_run(struct remote *r, struct remote_op *ops, size_t n)
+{
+	struct prepared *pr = calloc(n ? n : 1, sizeof(*pr));
+	struct http_call *calls = calloc(n ? n : 1, sizeof(*calls));
+	size_t m = 0;
+	int rc = CS_OK;
+
+	if (!pr || !calls) {
+		rc = CS_ENOMEM;
 		goto out;
-	if (resp.status == 200 || resp.status == 201)
-		rc = finish_record(r, e, &resp, method, out);
-	else
-		rc = status_error(method, e->name, resp.status);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct remote_op *op = &ops[i];
+
+		memset(&op->out, 0, sizeof(op->out));
+		buf_init(&pr[i].url, 8192);
+		op->rc = prepare(r, op, &pr[i]);
+		if (op->rc)
+			continue;
+		calls[m].method = op->kind == REMOTE_GET ? "GET" :
+				  op->kind == REMOTE_CREATE ? "POST" : "PUT";
+		calls[m].url = pr[i].url.data;
+		calls[m].headers = pr[i].hdrs;
+		calls[m].body = pr[i].body;
+		calls[m].len = pr[i].body ? strlen(pr[i].body) : 0;
+		calls[m].user = op;
+		m++;
+	}
+	if (m && http_request_many(r->http, calls, m)) {
+		rc = CS_ENOMEM;
+		m = 0;
+	}
+	for (size_t j = 0; j < m; j++) {
+		struct http_call *c = &calls[j];
+		struct remote_op *op = c->user;
+		const char *what = op_names[op->kind];
+
+		r->stats.requests++;
+		r->stats.retries += c->resp.attempts > 1 ?
+				    (unsigned long)c->resp.attempts - 1 : 0;
+		r->stats.replays += (unsigned long)c->resp.replayed;
+		if (c->rc)
+			op->rc = c->rc;
+		else if (c->resp.status == 200 ||
+			 (op->kind != REMOTE_GET && c->resp.status == 201))
+			op->rc = finish_record(r, op->e, &c->resp, what, &op->out);
+		else
+			op->rc = status_error(what, op->e->name, c->resp.status);
+		http_response_clear(&c->resp);
+	}
 out:
-	free(body);
-	buf_free(&url);
-	http_response_clear(&resp);
+	for (size_t i = 0; pr && i < n; i++) {
+		buf_free(&pr[i].url);
+		free(pr[i].body);
+	}
+	if (rc)
+		for (size_t i = 0; i < n; i++)
+			ops[i].rc = ops[i].rc ? ops[i].rc : rc;
+	free(pr);
+	free(calls);
 	return rc;
+}
+
+static int run_one(struct remote *r, struct remote_op *op,
+		   struct codec_item *out)
+{
+	int rc = remote_run(r, op, 1);
+
+	*out = op->out;
+	return rc ? rc : op->rc;
+}
+
+int remote_get(struct remote *r, const struct map_entity *e, const char *id,
+	       struct codec_item *out)
+{
+	struct remote_op op = { .kind = REMOTE_GET, .e = e, .id = id };
+
+	return run_one(r, &op, out);
 }
 
 int remote_create(struct remote *r, const struct map_entity *e,
 		  const struct record *rec, const char *idempotency_key,
 		  struct codec_item *out)
 {
-	return send_record(r, e, "POST", NULL, NULL, rec, NULL,
-			   idempotency_key, out);
+	struct remote_op op = { .kind = REMOTE_CREATE, .e = e, .rec = rec,
+				.idempotency_key = idempotency_key };
+
+	return run_one(r, &op, out);
 }
 
 int remote_update(struct remote *r, const struct map_entity *e,
@@ -562,6 +622,9 @@ int remote_update(struct remote *r, const struct map_entity *e,
 		  const struct record *rec, const struct codec_item *cur,
 		  const char *idempotency_key, struct codec_item *out)
 {
-	return send_record(r, e, "PUT", id, if_match, rec, cur,
-			   idempotency_key, out);
+	struct remote_op op = { .kind = REMOTE_UPDATE, .e = e, .id = id,
+				.if_match = if_match, .rec = rec, .cur = cur,
+				.idempotency_key = idempotency_key };
+
+	return run_one(r, &op, out);
 }

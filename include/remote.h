@@ -48,6 +48,26 @@ int remote_update(struct remote *r, const struct map_entity *e,
 		  const char *idempotency_key, struct codec_item *out)
 	CS_MUST_CHECK;
 
+/* Several reads and writes at once, up to remote.max_concurrent in flight
+ * (each with its own retries). The caller fills the first members of each
+ * op; remote_run sets rc (as the single calls above return) and out (to
+ * be cleared with codec_item_clear). Returns CS_OK, or CS_ENOMEM when the
+ * batch could not be started (every op then carries an error). */
+enum remote_op_kind { REMOTE_GET, REMOTE_CREATE, REMOTE_UPDATE };
+struct remote_op {
+	enum remote_op_kind kind;
+	const struct map_entity *e;
+	const char *id;			/* GET, UPDATE */
+	const char *if_match;		/* UPDATE: the version read */
+	const struct record *rec;	/* CREATE, UPDATE */
+	const struct codec_item *cur;	/* UPDATE: as remote_update */
+	const char *idempotency_key;	/* CREATE, UPDATE */
+	struct codec_item out;
+	int rc;
+};
+int remote_run(struct remote *r, struct remote_op *ops, size_t n)
+	CS_MUST_CHECK;
+
 /* Counters for the cycle report. */
 struct remote_stats {
 	unsigned long requests;
