@@ -336,6 +336,28 @@ int engine_apply_remote(struct engine *en, const struct map_entity *e,
 	return pull_item(en, e, it, c);
 }
 
+int engine_quarantine(struct engine *en, const struct map_entity *e,
+		      const char *remote_id, const char *where,
+		      const char *reason)
+{
+	char cycle[32];
+	const char *p[] = { e->name, remote_id, where, reason, cycle };
+	struct audit_entry a;
+
+	snprintf(cycle, sizeof(cycle), "%lld", en->cycle_id);
+	log_warn("record_quarantined", "entity=%s remote_id=%s source=\"%s\" "
+		 "problem=\"%s\"", e->name, remote_id ? remote_id : "-", where,
+		 reason);
+	if (store_run(en->store, "quarantine",
+		      "INSERT INTO casesync.quarantine (entity, remote_id, source, "
+		      "reason, cycle_id) VALUES ($1, $2, $3, $4, "
+		      "nullif($5, '0')::bigint)", 5, p))
+		return CS_EIO;
+	audit_fill(en, &a, e, "reject_input", NULL, remote_id, SIDE_REMOTE, NULL,
+		   "quarantined");
+	return audit_write(en->store, &a);
+}
+
 static int pull_page(struct engine *en, const struct map_entity *e,
 		     const char *cursor_name, struct remote_page *p,
 		     struct engine_counts *c)
@@ -352,14 +374,25 @@ static int pull_page(struct engine *en, const struct map_entity *e,
 			goto fail;
 		if (rc) {
 			store_rollback_to(en->store);
-			log_warn("record_rejected", "entity=%s remote_id=%s "
-				 "direction=to_provider", e->name,
-				 p->items[i].remote_id);
 			c->rejected++;
+			if (engine_quarantine(en, e, p->items[i].remote_id,
+					      "feed", rc == CS_EINVAL ?
+					      "not applied: ambiguous or invalid "
+					      "for the provider store" :
+					      "not applied: the provider store "
+					      "refused it"))
+				goto fail;
 		}
 		if (store_release(en->store))
 			goto fail;
 	}
+	/* Items that did not decode: held back with the reason, so the
+	 * cursor can move on without losing sight of them. */
+	for (size_t i = 0; i < p->rejected; i++)
+		if (engine_quarantine(en, e, p->rejects[i].remote_id, "feed",
+				      p->rejects[i].reason ?
+				      p->rejects[i].reason : "did not decode"))
+			goto fail;
 	if (store_cursor_set(en->store, cursor_name, p->next) ||
 	    store_commit(en->store))
 		goto fail;

@@ -25,35 +25,6 @@ static char *record_id(const struct map_entity *e, xmlNodePtr node)
 	return id;
 }
 
-static int quarantine(struct engine *en, const struct map_entity *e,
-		      const char *remote_id, const char *source, int line,
-		      const char *reason)
-{
-	char where[600], cycle[32];
-	const char *p[] = { e->name, remote_id, where, reason, cycle };
-	struct audit_entry a;
-
-	snprintf(where, sizeof(where), "%s:%d", source, line);
-	snprintf(cycle, sizeof(cycle), "%lld", en->cycle_id);
-	log_warn("record_quarantined", "entity=%s remote_id=%s source=\"%s\" "
-		 "problem=\"%s\"", e->name, remote_id ? remote_id : "-", where,
-		 reason);
-	if (store_run(en->store, "quarantine",
-		      "INSERT INTO casesync.quarantine (entity, remote_id, source, "
-		      "reason, cycle_id) VALUES ($1, $2, $3, $4, "
-		      "nullif($5, '0')::bigint)", 5, p))
-		return CS_EIO;
-	memset(&a, 0, sizeof(a));
-	a.cycle_id = en->cycle_id;
-	a.actor = en->actor;
-	a.action = "reject_input";
-	a.entity = e;
-	a.remote_id = remote_id;
-	a.source = SIDE_REMOTE;
-	a.outcome = "quarantined";
-	return audit_write(en->store, &a);
-}
-
 /* One top-level XML entity's records. */
 static int import_entity(struct engine *en, const struct map_entity *e,
 			 const char *path, const char *source, const char *xsd,
@@ -103,7 +74,10 @@ static int import_entity(struct engine *en, const struct map_entity *e,
 			}
 		}
 		if (rc == CS_OK && why) {
-			rc = quarantine(en, e, it.remote_id, source, line, why);
+			char where[600];
+
+			snprintf(where, sizeof(where), "%s:%d", source, line);
+			rc = engine_quarantine(en, e, it.remote_id, where, why);
 			res->quarantined++;
 		}
 		free(it.remote_id);

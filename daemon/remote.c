@@ -101,6 +101,19 @@ static int decode_one(const struct map_entity *e, json_t *doc,
 	return CS_OK;
 }
 
+/* Keeps a rejected feed item's id and reason for the quarantine. */
+static void page_reject(struct remote_page *page, size_t cap, const char *id,
+			const char *reason)
+{
+	if (page->rejected < cap && page->rejects) {
+		struct remote_reject *rj = &page->rejects[page->rejected];
+
+		rj->remote_id = id && *id && strlen(id) <= 200 ? cs_strdup(id) : NULL;
+		rj->reason = cs_strdup(reason);
+	}
+	page->rejected++;
+}
+
 static int status_error(const char *what, const char *entity, long status)
 {
 	log_warn("remote_http_status", "what=%s entity=%s status=%ld", what,
@@ -241,16 +254,23 @@ static int xml_page(struct remote *r, const struct map_entity *e,
 	}
 	page->more = more && (!strcmp(more, "true") || !strcmp(more, "1"));
 	page->items = calloc(n + 1, sizeof(*page->items));
-	if (!page->items) {
+	page->rejects = calloc(n + 1, sizeof(*page->rejects));
+	if (!page->items || !page->rejects) {
 		rc = CS_ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (decode_xml_item(e, nodes[i], 0, &page->items[page->n], err,
 				    sizeof(err))) {
+			char *id = NULL, ierr[64];
+
+			if (xml_value(nodes[i], e->remote_id_loc, &id, ierr,
+				      sizeof(ierr)))
+				id = NULL;
 			log_warn("remote_record_rejected", "entity=%s problem=\"%s\"",
 				 e->name, err);
-			page->rejected++;
+			page_reject(page, n, id, err);
+			free(id);
 		} else {
 			page->n++;
 		}
@@ -359,11 +379,35 @@ int remote_changes(struct remote *r, const struct map_entity *e,
 		rc = CS_ENOMEM;
 		goto out;
 	}
+	page->rejects = calloc(json_array_size(items) + 1, sizeof(*page->rejects));
+	if (!page->rejects) {
+		rc = CS_ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < json_array_size(items); i++) {
-		if (decode_one(e, json_array_get(items, i), &page->items[page->n]))
-			page->rejected++;
-		else
+		json_t *it = json_array_get(items, i);
+		char err[256];
+
+		if (codec_json_decode(e, it, &page->items[page->n], err,
+				      sizeof(err)) == CS_OK) {
 			page->n++;
+			continue;
+		}
+		{
+			json_t *idv = json_is_object(it) ?
+				      codec_json_pointer_get(it, e->remote_id_loc) : NULL;
+			char idbuf[32];
+			const char *id = json_string_value(idv);
+
+			if (json_is_integer(idv)) {
+				snprintf(idbuf, sizeof(idbuf), "%lld",
+					 (long long)json_integer_value(idv));
+				id = idbuf;
+			}
+			log_warn("remote_record_rejected", "entity=%s problem=\"%s\"",
+				 e->name, err);
+			page_reject(page, json_array_size(items), id, err);
+		}
 	}
 	rc = CS_OK;
 out:
@@ -378,6 +422,11 @@ void remote_page_clear(struct remote_page *p)
 {
 	for (size_t i = 0; i < p->n; i++)
 		codec_item_clear(&p->items[i]);
+	for (size_t i = 0; p->rejects && i < p->rejected; i++) {
+		free(p->rejects[i].remote_id);
+		free(p->rejects[i].reason);
+	}
+	free(p->rejects);
 	free(p->items);
 	free(p->next);
 	memset(p, 0, sizeof(*p));

@@ -73,4 +73,12 @@ int engine_apply_remote(struct engine *en, const struct map_entity *e,
 			struct codec_item *it, struct engine_counts *c)
 	CS_MUST_CHECK;
 
+/* Quarantines a council record that could not be taken in, inside the
+ * caller's transaction: a casesync.quarantine row (entity, the council's
+ * id when known, where it came from, the reason: fields and kinds of
+ * problem, never values) and a reject_input audit row. */
+int engine_quarantine(struct engine *en, const struct map_entity *e,
+		      const char *remote_id, const char *where,
+		      const char *reason) CS_MUST_CHECK;
+
 #endif

@@ -12,10 +12,18 @@
 
 struct remote;
 
+/* A feed item that failed to decode: its id (NULL when it had none) and
+ * why, naming fields and the kind of problem, never a value. */
+struct remote_reject {
+	char *remote_id;
+	char *reason;
+};
+
 struct remote_page {
 	struct codec_item *items;
 	size_t n;
 	size_t rejected;	/* items that failed to decode (logged by key) */
+	struct remote_reject *rejects;	/* rejected of them, in feed order */
 	char *next;		/* cursor to store once the page is applied */
 	int more;
 };

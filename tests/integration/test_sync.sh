@@ -141,6 +141,12 @@ is "$(sql "select rejected from casesync.cycles order by id desc limit 1")" "1" 
 	"the rejection is counted in the cycle"
 grep -q 'field date_of_birth' "$T/bad.log" && ! grep -q '2015-02-30' "$T/bad.log"
 ok $? "the rejection names the field, not the value"
+is "$(sql "select entity || '|' || remote_id || '|' || source || '|' || (reason like '%date_of_birth%')::text
+           || '|' || (reason like '%2015%')::text from casesync.quarantine")" \
+	"person|100101|feed|true|false" \
+	"the invalid record is quarantined by id with a reason naming the field, not the value"
+is "$(sql "select count(*) from casesync.audit where action = 'reject_input' and remote_id = '100101'
+           and outcome = 'quarantined'")" "1" "the quarantine is audited"
 
 # --- refusals ---------------------------------------------------------------------
 sql "insert into casesync.schema_version (component, version, name) values ('casesync', 999, 'future')"
