@@ -23,6 +23,7 @@
 #include "options.h"
 #include "remote.h"
 #include "store.h"
+#include "transport_sftp.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -95,7 +96,8 @@ static int runtime_load(const struct options *o, const struct config *cur,
 	if (rt->cfg->remote_transport == TRANSPORT_FILES) {
 		struct stat st;
 
-		if (stat(rt->cfg->remote_inbox, &st) || !S_ISDIR(st.st_mode)) {
+		if (!sftp_is_url(rt->cfg->remote_inbox) &&
+		    (stat(rt->cfg->remote_inbox, &st) || !S_ISDIR(st.st_mode))) {
 			log_error("config_invalid", "problem=\"remote.inbox is not a "
 				  "directory\"");
 			goto fail;

@@ -847,24 +847,28 @@ static int inbox_status(struct engine *en, const char *name,
  * is not applied twice. */
 static int inbox_cycle(struct engine *en, struct engine_counts *c)
 {
-	const char *dir = en->cfg->remote_inbox;
+	struct files_inbox *ib = NULL;
 	char **names = NULL;
 	size_t n = 0;
-	int rc = files_inbox_scan(dir, (long)en->cfg->remote_inbox_settle_s,
-				  &names, &n);
+	int rc = files_inbox_open(en->cfg, &ib);
 
+	if (rc == CS_OK)
+		rc = files_inbox_list(ib, &names, &n);
 	if (rc) {
 		log_error("inbox_unreadable", "problem=\"cannot list remote.inbox\"");
+		files_inbox_close(ib);
 		c->errors++;
 		return CS_EIO;
 	}
 	for (size_t i = 0; i < n && rc == CS_OK; i++) {
-		char path[4096], sha[FILES_SHA256_HEX], err[1024], *status = NULL;
+		char sha[FILES_SHA256_HEX], err[1024], *status = NULL;
 		struct import_result res;
-		const char *sub = NULL, *reason = NULL;
+		const char *path = NULL, *sub = NULL, *reason = NULL;
+		int frc = files_inbox_fetch(ib, names[i], &path);
 
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (files_sha256(path, sha)) {
+		if (frc == CS_ECONFLICT)
+			continue;	/* written to again: a later cycle */
+		if (frc || files_sha256(path, sha)) {
 			log_warn("inbox_file_unreadable", "file=\"%s\"", names[i]);
 			c->errors++;
 			continue;
@@ -895,13 +899,15 @@ static int inbox_cycle(struct engine *en, struct engine_counts *c)
 			}
 		}
 		free(status);
-		if (rc == CS_OK && files_settle(dir, names[i], sub, reason, NULL)) {
+		files_inbox_release(ib);
+		if (rc == CS_OK && files_inbox_move(ib, names[i], sub, reason)) {
 			log_error("inbox_file_not_moved", "file=\"%s\" to=%s",
 				  names[i], sub);
 			c->errors++;
 		}
 	}
 	files_names_free(names, n);
+	files_inbox_close(ib);
 	return rc;
 }
 

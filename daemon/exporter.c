@@ -168,7 +168,7 @@ static int export_entity(struct engine *en, const struct map_entity *e,
 		goto out;
 	/* The file first: if the commit below is lost, the next cycle writes
 	 * the same content under the same name. */
-	if ((rc = files_write_atomic(en->cfg->remote_outbox, name, out, len))) {
+	if ((rc = files_outbox_write(en->cfg, name, out, len))) {
 		log_error("outbox_write_failed", "file=\"%s\"", name);
 		goto out;
 	}
