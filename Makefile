@@ -94,9 +94,9 @@ $(BUILD)/casesync: $(BUILD)/obj/casesync.o $(BUILD)/libcasesync.a
 
 $(BUILD)/lcs-sim: $(SIM_SRCS) $(wildcard tests/lcs-sim/*.h) | $(BUILD)/obj
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
-		$(shell pkg-config --cflags $(TEST_PKGS) jansson libcrypto gnutls) \
+		$(shell pkg-config --cflags $(TEST_PKGS) jansson libcrypto gnutls libxml-2.0) \
 		-o $@ $(SIM_SRCS) \
-		$(shell pkg-config --libs libmicrohttpd jansson libcrypto gnutls) -lpthread
+		$(shell pkg-config --libs libmicrohttpd jansson libcrypto gnutls libxml-2.0) -lpthread
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libcasesync.a | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -Itests/unit \

@@ -5,7 +5,7 @@ set -u
 
 SIM=${SIM:-build/lcs-sim}
 FIXTURE="$(dirname "$0")/../lcs-sim/fixture-demo.json"
-PLAN=33
+PLAN=63
 
 tmp=$(mktemp -d) || exit 1
 sim_pid=
@@ -215,6 +215,33 @@ req POST /api/v1/persons -H 'Idempotency-Key: key-1' -d '{"given_name":"Other"}'
 check "after reset ids restart at 900001 and idempotency keys are forgotten" \
 	expect 201 'd["id"] == "900001"' 'Idempotent-Replayed='
 
+# --- concurrency: max_inflight ---------------------------------------------------
+req GET /_sim/stats
+check "stats count max_inflight: 1 after requests one at a time" \
+	expect 200 'd["max_inflight"] == 1'
+
+# Four requests held by a delay at once: three JSON, one XML.
+req POST /_sim/faults -d '{"rules": [
+  {"match": "GET /api/v1/persons/", "times": 3, "fault": "delay", "ms": 1500},
+  {"match": "GET /xml/v1/", "times": 1, "fault": "delay", "ms": 1500}]}'
+held_pids=
+for p in /api/v1/persons/P-1001 /api/v1/persons/P-1002 \
+	/api/v1/persons/P-1004 /xml/v1/notes/1; do
+	curl -s --max-time 20 -o /dev/null -w '%{http_code}\n' "$base$p" \
+		>>"$tmp/held" &
+	held_pids="$held_pids $!"
+done
+# shellcheck disable=SC2086
+wait $held_pids
+req GET /_sim/stats
+check "max_inflight counts the 4 requests held by a delay at the same moment, all answered after it" \
+	eval 'expect 200 "d[\"max_inflight\"] == 4" && [ "$(sort "$tmp/held" | tr "\n" " ")" = "200 200 200 404 " ]'
+
+req POST /_sim/reset
+req GET /_sim/stats
+check "POST /_sim/reset sets max_inflight back to 0" \
+	expect 200 'd["max_inflight"] == 0'
+
 # --- logging and shutdown ----------------------------------------------------
 check "request log has METHOD PATH STATUS without the query string" \
 	grep -qx 'lcs-sim: GET /api/v1/persons/changes 200' "$tmp/sim.err"
@@ -236,9 +263,180 @@ sim_rc=$?
 sim_pid=
 check "simulator exits 0 on SIGTERM" test "$sim_rc" = 0
 
+# --- OAuth2 client credentials ----------------------------------------------------
+# A secret with characters that RFC 6749 (section 2.3.1) has clients
+# form-encode before HTTP Basic.
+secret='s3cr:t+x%&='
+secret_enc='s3cr%3At%2Bx%25%26%3D'
+
+# stop SIGNAL: stops the simulator; its exit status in sim_rc.
+stop() {
+	kill -TERM "$sim_pid" 2>/dev/null
+	for _ in $(seq 100); do
+		kill -0 "$sim_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$sim_pid" 2>/dev/null
+	wait "$sim_pid"
+	sim_rc=$?
+	sim_pid=
+}
+
+# start ARGS...: a simulator on a free port, stderr to $tmp/oauth.err.
+start() {
+	rm -f "$tmp/port"
+	"$SIM" --port 0 --port-file "$tmp/port" "$@" 2>>"$tmp/oauth.err" &
+	sim_pid=$!
+	for _ in $(seq 100); do
+		[ -s "$tmp/port" ] && break
+		kill -0 "$sim_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	base="http://127.0.0.1:$(cat "$tmp/port" 2>/dev/null)"
+}
+
+# token CURL_ARGS...: POST /oauth/token; the access token in $tok.
+token() {
+	req POST /oauth/token "$@"
+	tok=$(jval 'd["access_token"]')
+}
+
+start --fixture "$FIXTURE" --oauth-client "lcs-test:$secret" --oauth-token-ttl 600
+
+req GET /api/v1/persons/P-1001
+check "OAuth on: a request without a token is 401 invalid_token with a Bearer challenge" \
+	expect 401 'd == {"error": "invalid_token"}' \
+	'WWW-Authenticate=Bearer error="invalid_token"'
+
+req POST /api/v1/persons -H 'Idempotency-Key: oauth-key' -d '{"given_name":"Unauthorised"}'
+check "a write without a token is 401 too" expect 401 'd == {"error": "invalid_token"}'
+
+req POST /xml/v1/notes -H 'Authorization: Bearer 0123' --data-binary '<Note/>'
+check "an XML write with an unknown token is 401" \
+	expect 401 'd == {"error": "invalid_token"}' \
+	'WWW-Authenticate=Bearer error="invalid_token"'
+
+req GET /_sim/stats
+check "/_sim/ needs no token; nothing was processed; unauthorized counts 3" \
+	expect 200 'd["records"] == 5 and d["unauthorized"] == 3 and d["tokens_issued"] == 0 and d["by_status"] == {"401": 3}'
+
+token -u "lcs-test:wrong" -d grant_type=client_credentials
+check "a wrong client secret is 401 invalid_client with a Basic challenge, no-store" \
+	expect 401 'd == {"error": "invalid_client"}' \
+	'WWW-Authenticate=Basic realm="lcs-sim"' 'Cache-Control=no-store'
+
+token -d grant_type=client_credentials
+check "no client authentication at all is 401 invalid_client" \
+	expect 401 'd == {"error": "invalid_client"}'
+
+token -u "lcs-test:$secret" -d grant_type=client_credentials
+check "HTTP Basic with the secret not form-encoded is 401 (RFC 6749 2.3.1)" \
+	expect 401 'd == {"error": "invalid_client"}'
+
+token -u "lcs-test:$secret_enc" -d grant_type=password
+check "another grant type is 400 unsupported_grant_type" \
+	expect 400 'd == {"error": "unsupported_grant_type"}'
+
+token -u "lcs-test:$secret_enc" -d scope=cases
+check "a token request without grant_type is 400 invalid_request" \
+	expect 400 'd == {"error": "invalid_request"}'
+
+token -u "lcs-test:$secret_enc" -d grant_type=client_credentials -d scope=cases
+tok1=$tok
+check "HTTP Basic (form-encoded parts): 200 with a Bearer token of 64 hex, expires_in, no-store" \
+	expect 200 'sorted(d) == ["access_token", "expires_in", "token_type"] and len(d["access_token"]) == 64 and all(c in "0123456789abcdef" for c in d["access_token"]) and d["token_type"] == "Bearer" and d["expires_in"] == 600' \
+	'Cache-Control=no-store' 'Pragma=no-cache'
+
+token --data-urlencode client_id=lcs-test --data-urlencode "client_secret=$secret" \
+	-d grant_type=client_credentials
+tok2=$tok
+check "client_id and client_secret as form fields also get a token, a new one" \
+	eval 'expect 200 "d[\"token_type\"] == \"Bearer\"" && [ -n "$tok2" ] && [ "$tok2" != "$tok1" ]'
+
+token -u "lcs-test:$secret_enc" --data-urlencode "client_secret=$secret" \
+	-d grant_type=client_credentials
+check "two client authentication methods in one request are 400 invalid_request" \
+	expect 400 'd == {"error": "invalid_request"}'
+
+req GET /oauth/token
+check "GET /oauth/token is 405" expect 405 '"error" in d' 'Allow=POST'
+
+req GET /api/v1/persons/P-1001 -H "Authorization: Bearer $tok1"
+check "with an issued token the API answers (JSON)" \
+	expect 200 'd["id"] == "P-1001"'
+
+req POST /api/v1/persons -H "Authorization: bearer $tok2" \
+	-H 'Idempotency-Key: oauth-key' -d '{"given_name":"Authorised"}'
+check "a write with a token goes through; the key used without a token was not remembered" \
+	expect 201 'd["given_name"] == "Authorised"' 'Idempotent-Replayed='
+
+req POST /xml/v1/notes -H "Authorization: Bearer $tok1" --data-binary '<Note>ok</Note>'
+check "with a token the XML API answers too" expect 201
+
+req GET /_sim/stats
+check "stats count tokens_issued 2 and unauthorized 3; token requests are not writes" \
+	expect 200 'd["tokens_issued"] == 2 and d["unauthorized"] == 3 and d["writes"] == 4'
+
+req POST /_sim/oauth/expire
+check "POST /_sim/oauth/expire is 204" expect 204
+req GET /api/v1/persons/P-1001 -H "Authorization: Bearer $tok1"
+code1=$code
+req GET /xml/v1/notes/changes -H "Authorization: Bearer $tok2"
+check "after /_sim/oauth/expire every issued token is refused" \
+	eval '[ "$code1" = 401 ] && expect 401 "d == {\"error\": \"invalid_token\"}"'
+
+req GET /_sim/requests
+check "the request log never holds a token or the secret, nor hashes token request bodies" \
+	eval 'not grep -q -e "$tok1" -e "$tok2" -e "$secret_enc" -e "s3cr" "$tmp/body" && json "[e[\"body_sha256\"] for e in d[\"requests\"] if e[\"path\"] == \"/oauth/token\"] == [None] * 9"'
+
+stop
+check "the simulator with OAuth exits 0 on SIGTERM" test "$sim_rc" = 0
+check "its log has the token requests but no token or secret" \
+	eval 'grep -qx "lcs-sim: POST /oauth/token 200" "$tmp/oauth.err" && not grep -q -e "$tok1" -e "$tok2" -e s3cr "$tmp/oauth.err"'
+
+start --quiet --oauth-client "lcs-test:$secret" --oauth-token-ttl 2
+token -u "lcs-test:$secret_enc" -d grant_type=client_credentials
+req GET /api/v1/persons/changes -H "Authorization: Bearer $tok"
+code1=$code
+sleep 2.5
+req GET /api/v1/persons/changes -H "Authorization: Bearer $tok"
+check "--oauth-token-ttl 2: the token works, and 2.5 s later it is refused" \
+	eval '[ "$code1" = 200 ] && expect 401 "d == {\"error\": \"invalid_token\"}"'
+stop
+
+start --quiet
+req POST /oauth/token -d grant_type=client_credentials
+code1=$code
+req GET /api/v1/persons/changes
+req GET /api/v1/persons/changes
+code2=$code
+req GET /_sim/stats
+check "without --oauth-client there is no token endpoint, no token is needed, nothing is refused" \
+	eval '[ "$code1" = 404 ] && [ "$code2" = 200 ] && expect 200 "d[\"tokens_issued\"] == 0 and d[\"unauthorized\"] == 0"'
+stop
+
+# bad_usage ARGS...: the simulator refuses to start with exit 2.
+bad_usage() {
+	"$SIM" --port 0 "$@" >/dev/null 2>"$tmp/usage.err" &
+	local pid=$!
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid"
+	[ $? = 2 ]
+}
+check "--oauth-token-ttl 0 is bad usage (exit 2)" \
+	eval 'bad_usage --oauth-client a:b --oauth-token-ttl 0 && grep -q "invalid --oauth-token-ttl: 0 (1 to" "$tmp/usage.err"'
+check "--oauth-token-ttl without --oauth-client is bad usage" \
+	eval 'bad_usage --oauth-token-ttl 60 && grep -q "oauth-token-ttl needs --oauth-client" "$tmp/usage.err"'
+check "--oauth-client without ID:SECRET is bad usage, and the value is not quoted" \
+	eval 'bad_usage --oauth-client NOCOLONSECRET && grep -q "oauth-client must be ID:SECRET" "$tmp/usage.err" && not grep -q NOCOLONSECRET "$tmp/usage.err"'
+
 check "no sanitizer report in the simulator's stderr" \
 	not grep -q -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" \
-	-e "runtime error:" "$tmp/sim.err"
+	-e "runtime error:" "$tmp/sim.err" "$tmp/oauth.err"
 
 if [ "$failed" -ne 0 ]; then
 	sed 's/^/# sim: /' "$tmp/sim.err"

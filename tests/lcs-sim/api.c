@@ -6,15 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "idem.h"
+#include "oauth.h"
+#include "park.h"
 #include "reqlog.h"
 #include "store.h"
+#include "xmlrec.h"
 
 #define DEFAULT_LIMIT 100
 #define MAX_LIMIT 1000
 #define MAX_SEGMENTS 4
 #define MIN_STATUS 100
 #define MAX_STATUS 599
+#define XML_TYPE "application/xml"
+#define TOKEN_PATH "/oauth/token"
+#define BEARER_CHALLENGE "Bearer error=\"invalid_token\""
+#define BASIC_CHALLENGE "Basic realm=\"lcs-sim\""
 
 static const char *const known_methods[] = {
 	"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
@@ -28,14 +37,23 @@ struct stats {
 	unsigned long long by_status[MAX_STATUS + 1];
 	/* Last slot counts every method not listed in known_methods. */
 	unsigned long long by_method[N_KNOWN_METHODS + 1];
+	unsigned long long tokens_issued;
+	unsigned long long unauthorized; /* refused for want of a valid token */
+	unsigned long long max_inflight;
 };
 
 struct api {
 	pthread_mutex_t lock;
 	struct store *store;
 	json_t *fixture;
+	struct cin_batch cin; /* the XML fixture's records */
+	const char *extract_dir;
+	const char *import_dir;
+	bool oauth_on;
+	struct oauth oauth;
 	struct idem_table idem;
 	struct stats stats;
+	unsigned long long inflight; /* /api/ and /xml/ requests in progress */
 	struct fault_table faults;
 	struct reqlog reqlog;
 };
@@ -92,10 +110,25 @@ static char *format_etag(long long version)
 	return etag;
 }
 
+/* An XML record as a document; a bodiless 500 when it cannot be made. */
+static void reply_xml_record(struct api_reply *reply, unsigned int status,
+			     const struct record *r)
+{
+	free(reply->body);
+	reply->body = xmlrec_render_record(r->id, r->version, r->deleted,
+					   r->xml, true, NULL);
+	reply->status = reply->body != NULL ? status : 500;
+	if (reply->body != NULL)
+		reply->content_type = XML_TYPE;
+}
+
 static void reply_record(struct api_reply *reply, unsigned int status,
 			 const struct record *r)
 {
-	reply_json(reply, status, store_render(r));
+	if (r->xml != NULL)
+		reply_xml_record(reply, status, r);
+	else
+		reply_json(reply, status, store_render(r));
 	if (reply->status != status)
 		return;
 	reply->etag = format_etag(r->version);
@@ -178,25 +211,82 @@ static json_t *parse_body(const struct api_request *req,
 	return body;
 }
 
-static char *format_location(const char *coll, const char *id)
+/* The request body as an XML record: the document, with the simulator's
+ * attributes still to be stripped by the store. */
+static xmlDocPtr parse_xml_body(const struct api_request *req,
+				struct api_reply *reply)
 {
-	size_t n = strlen("/api/v1//") + strlen(coll) + strlen(id) + 1;
+	struct xmlrec_error xerr;
+	xmlDocPtr doc = NULL;
+
+	switch (xmlrec_parse_memory(req->body, req->body_len, &doc, &xerr)) {
+	case XMLREC_OK:
+		return doc;
+	case XMLREC_DOCTYPE:
+		reply_error(reply, 400, "DOCTYPE not allowed");
+		break;
+	case XMLREC_NOMEM:
+		reply_error(reply, 500, "out of memory");
+		break;
+	default:
+		reply_error(reply, 400, "request body is not well-formed XML");
+		break;
+	}
+	return NULL;
+}
+
+/* The request's payload for a collection of that kind: a JSON object or
+ * an XML document. false when the reply is already an error. */
+struct payload {
+	json_t *json;
+	xmlDocPtr xml;
+};
+
+static bool parse_payload(enum store_kind kind, const struct api_request *req,
+			  struct api_reply *reply, struct payload *p)
+{
+	p->json = NULL;
+	p->xml = NULL;
+	if (kind == STORE_XML)
+		p->xml = parse_xml_body(req, reply);
+	else
+		p->json = parse_body(req, reply);
+	return p->json != NULL || p->xml != NULL;
+}
+
+static void payload_free(struct payload *p)
+{
+	json_decref(p->json);
+	xmlFreeDoc(p->xml);
+	p->json = NULL;
+	p->xml = NULL;
+}
+
+static char *format_location(enum store_kind kind, const char *coll,
+			     const char *id)
+{
+	const char *base = kind == STORE_XML ? "/xml/v1" : "/api/v1";
+	size_t n = strlen(base) + strlen(coll) + strlen(id) + 3;
 	char *loc = malloc(n);
 
 	if (loc != NULL)
-		snprintf(loc, n, "/api/v1/%s/%s", coll, id);
+		snprintf(loc, n, "%s/%s/%s", base, coll, id);
 	return loc;
 }
 
 static void handle_create(struct api *api, const struct api_request *req,
-			  const char *coll, struct api_reply *reply)
+			  enum store_kind kind, const char *coll,
+			  struct api_reply *reply)
 {
-	json_t *payload = parse_body(req, reply);
+	struct payload p;
 	struct record *r;
 
-	if (payload == NULL)
+	if (!parse_payload(kind, req, reply, &p))
 		return;
-	r = store_create(api->store, coll, payload);
+	if (kind == STORE_XML)
+		r = store_create_xml(api->store, coll, p.xml);
+	else
+		r = store_create(api->store, coll, p.json);
 	if (r == NULL) {
 		reply_error(reply, 500, "cannot create record");
 		return;
@@ -204,7 +294,7 @@ static void handle_create(struct api *api, const struct api_request *req,
 	reply_record(reply, 201, r);
 	if (reply->status != 201)
 		return;
-	reply->location = format_location(coll, r->id);
+	reply->location = format_location(kind, coll, r->id);
 	if (reply->location == NULL) {
 		api_reply_free(reply);
 		reply->status = 500;
@@ -214,10 +304,10 @@ static void handle_create(struct api *api, const struct api_request *req,
 /* Finds a live record and checks If-Match; answers 404/412 itself. */
 static struct record *writable_record(struct api *api,
 				      const struct api_request *req,
-				      const char *coll, const char *id,
-				      struct api_reply *reply)
+				      enum store_kind kind, const char *coll,
+				      const char *id, struct api_reply *reply)
 {
-	struct record *r = store_find(api->store, coll, id);
+	struct record *r = store_find(api->store, kind, coll, id);
 
 	if (r == NULL || r->deleted) {
 		reply_error(reply, 404, "record not found");
@@ -231,20 +321,25 @@ static struct record *writable_record(struct api *api,
 }
 
 static void handle_replace(struct api *api, const struct api_request *req,
-			   const char *coll, const char *id,
-			   struct api_reply *reply)
+			   enum store_kind kind, const char *coll,
+			   const char *id, struct api_reply *reply)
 {
-	json_t *payload = parse_body(req, reply);
+	struct payload p;
 	struct record *r;
+	int rc;
 
-	if (payload == NULL)
+	if (!parse_payload(kind, req, reply, &p))
 		return;
-	r = writable_record(api, req, coll, id, reply);
+	r = writable_record(api, req, kind, coll, id, reply);
 	if (r == NULL) {
-		json_decref(payload);
+		payload_free(&p);
 		return;
 	}
-	if (store_replace(api->store, r, payload) != 0) {
+	if (kind == STORE_XML)
+		rc = store_replace_xml(api->store, r, p.xml);
+	else
+		rc = store_replace(api->store, r, p.json);
+	if (rc != 0) {
 		reply_error(reply, 500, "cannot update record");
 		return;
 	}
@@ -252,10 +347,10 @@ static void handle_replace(struct api *api, const struct api_request *req,
 }
 
 static void handle_delete(struct api *api, const struct api_request *req,
-			  const char *coll, const char *id,
-			  struct api_reply *reply)
+			  enum store_kind kind, const char *coll,
+			  const char *id, struct api_reply *reply)
 {
-	struct record *r = writable_record(api, req, coll, id, reply);
+	struct record *r = writable_record(api, req, kind, coll, id, reply);
 
 	if (r == NULL)
 		return;
@@ -267,15 +362,15 @@ static void handle_delete(struct api *api, const struct api_request *req,
 }
 
 static void perform_write(struct api *api, const struct api_request *req,
-			  const char *coll, const char *id,
-			  struct api_reply *reply)
+			  enum store_kind kind, const char *coll,
+			  const char *id, struct api_reply *reply)
 {
 	if (id == NULL)
-		handle_create(api, req, coll, reply);
+		handle_create(api, req, kind, coll, reply);
 	else if (streq(req->method, "PUT"))
-		handle_replace(api, req, coll, id, reply);
+		handle_replace(api, req, kind, coll, id, reply);
 	else
-		handle_delete(api, req, coll, id, reply);
+		handle_delete(api, req, kind, coll, id, reply);
 }
 
 /* Outcomes of request validation (400) and server trouble (5xx) are not
@@ -287,14 +382,14 @@ static bool worth_remembering(unsigned int status)
 
 /* POST (id == NULL), PUT or DELETE, with Idempotency-Key handling. */
 static void handle_write(struct api *api, const struct api_request *req,
-			 const char *coll, const char *id,
-			 struct api_reply *reply)
+			 enum store_kind kind, const char *coll,
+			 const char *id, struct api_reply *reply)
 {
 	const char *key = req->idem_key;
 	struct idem_fingerprint fp;
 
 	if (key == NULL) {
-		perform_write(api, req, coll, id, reply);
+		perform_write(api, req, kind, coll, id, reply);
 		return;
 	}
 	if (key[0] == '\0' || strlen(key) > IDEM_MAX_KEY_LEN) {
@@ -317,17 +412,18 @@ static void handle_write(struct api *api, const struct api_request *req,
 	case IDEM_NEW:
 		break;
 	}
-	perform_write(api, req, coll, id, reply);
+	perform_write(api, req, kind, coll, id, reply);
 	/* The write has happened; failing to remember it only loses replay
 	 * protection, which is no reason to report the write as failed. */
 	if (worth_remembering(reply->status))
 		(void)idem_remember(&api->idem, key, &fp, reply);
 }
 
-static void handle_get(struct api *api, const char *coll, const char *id,
+static void handle_get(struct api *api, enum store_kind kind,
+		       const char *coll, const char *id,
 		       struct api_reply *reply)
 {
-	const struct record *r = store_find(api->store, coll, id);
+	const struct record *r = store_find(api->store, kind, coll, id);
 
 	if (r == NULL || r->deleted)
 		reply_error(reply, 404, "record not found");
@@ -374,8 +470,42 @@ static int parse_feed_args(const struct api_request *req,
 	return 0;
 }
 
+static int add_xml_item(void *arg, const struct record *r)
+{
+	return xmlrec_feed_add(arg, r->id, r->version, r->deleted, r->xml);
+}
+
+/* <changes next="N" more="..."> and the records, as XML. */
+static void reply_xml_changes(struct api *api, const char *coll,
+			      unsigned long long since, size_t limit,
+			      struct api_reply *reply)
+{
+	xmlDocPtr feed = xmlrec_feed_new();
+	unsigned long long next;
+	bool more;
+	char next_str[32];
+
+	if (feed == NULL ||
+	    store_each_change(api->store, STORE_XML, coll, since, limit,
+			      add_xml_item, feed, &next, &more) != 0) {
+		if (feed != NULL)
+			xmlFreeDoc(feed);
+		reply_error(reply, 500, "out of memory");
+		return;
+	}
+	snprintf(next_str, sizeof next_str, "%llu", next);
+	reply->body = xmlrec_feed_finish(feed, next_str, more, NULL);
+	if (reply->body == NULL) {
+		reply_error(reply, 500, "out of memory");
+		return;
+	}
+	reply->status = 200;
+	reply->content_type = XML_TYPE;
+}
+
 static void handle_changes(struct api *api, const struct api_request *req,
-			   const char *coll, struct api_reply *reply)
+			   enum store_kind kind, const char *coll,
+			   struct api_reply *reply)
 {
 	unsigned long long since;
 	size_t limit;
@@ -384,31 +514,36 @@ static void handle_changes(struct api *api, const struct api_request *req,
 		reply_error(reply, 400, "invalid since or limit");
 		return;
 	}
-	reply_json(reply, 200, store_changes(api->store, coll, since, limit));
+	if (kind == STORE_XML)
+		reply_xml_changes(api, coll, since, limit, reply);
+	else
+		reply_json(reply, 200,
+			   store_changes(api->store, coll, since, limit));
 }
 
 static void collection_route(struct api *api, const struct api_request *req,
-			     const struct route *rt, struct api_reply *reply)
+			     enum store_kind kind, const struct route *rt,
+			     struct api_reply *reply)
 {
 	const char *coll = rt->seg[2];
 	const char *method = req->method;
 
 	if (rt->nseg == 3) {
 		if (streq(method, "POST"))
-			handle_write(api, req, coll, NULL, reply);
+			handle_write(api, req, kind, coll, NULL, reply);
 		else
 			reply_method_not_allowed(reply, "POST");
 	} else if (streq(rt->seg[3], "changes")) {
 		if (streq(method, "GET"))
-			handle_changes(api, req, coll, reply);
+			handle_changes(api, req, kind, coll, reply);
 		else
 			reply_method_not_allowed(reply, "GET");
 	} else if (!store_valid_id(rt->seg[3])) {
 		reply_error(reply, 404, "not found");
 	} else if (streq(method, "GET")) {
-		handle_get(api, coll, rt->seg[3], reply);
+		handle_get(api, kind, coll, rt->seg[3], reply);
 	} else if (streq(method, "PUT") || streq(method, "DELETE")) {
-		handle_write(api, req, coll, rt->seg[3], reply);
+		handle_write(api, req, kind, coll, rt->seg[3], reply);
 	} else {
 		reply_method_not_allowed(reply, "GET, PUT, DELETE");
 	}
@@ -452,23 +587,32 @@ static json_t *stats_json(const struct api *api)
 					json_integer((json_int_t)st->by_method[i])))
 			goto out;
 	}
-	out = json_pack("{s:I,s:I,s:O,s:O,s:I,s:I}", "requests",
+	out = json_pack("{s:I,s:I,s:O,s:O,s:I,s:I,s:I,s:I,s:I}", "requests",
 			(json_int_t)st->requests, "writes",
 			(json_int_t)st->writes, "by_status", by_status,
 			"by_method", by_method, "replays",
 			(json_int_t)st->replays, "records",
-			(json_int_t)store_record_count(api->store));
+			(json_int_t)store_record_count(api->store),
+			"tokens_issued", (json_int_t)st->tokens_issued,
+			"unauthorized", (json_int_t)st->unauthorized,
+			"max_inflight", (json_int_t)st->max_inflight);
 out:
 	json_decref(by_status);
 	json_decref(by_method);
 	return out;
 }
 
+/* The JSON fixture, then the XML one. */
 static int load_fixture(struct api *api, char *err, size_t errlen)
 {
-	if (api->fixture == NULL)
-		return 0;
-	return store_load_fixture(api->store, api->fixture, err, errlen);
+	if (api->fixture != NULL &&
+	    store_load_fixture(api->store, api->fixture, err, errlen) != 0)
+		return -1;
+	if (cin_load(api->store, &api->cin) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 static void handle_reset(struct api *api, struct api_reply *reply)
@@ -478,6 +622,8 @@ static void handle_reset(struct api *api, struct api_reply *reply)
 	store_clear(api->store);
 	idem_clear(&api->idem);
 	memset(&api->stats, 0, sizeof api->stats);
+	/* Requests in progress right now still count. */
+	api->stats.max_inflight = api->inflight;
 	fault_table_clear(&api->faults);
 	reqlog_init(&api->reqlog);
 	/* The fixture was validated at start-up, so only memory can run out. */
@@ -535,10 +681,116 @@ static void requests_route(struct api *api, const struct api_request *req,
 	}
 }
 
+/* A decimal string or a non-negative integer; absent means 0. */
+static int json_seq(const json_t *v, unsigned long long *out)
+{
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = (unsigned long long)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v) &&
+	    strlen(json_string_value(v)) == json_string_length(v))
+		return parse_decimal(json_string_value(v), out);
+	return -1;
+}
+
+static void handle_extract(struct api *api, const struct api_request *req,
+			   struct api_reply *reply)
+{
+	static const char *const known[] = { "collection", "name", "since" };
+	struct cin_extract_result res;
+	char problem[CIN_PROBLEM_MAX + 64];
+	char name[64];
+	char seq[32];
+	const char *coll, *file;
+	unsigned long long since;
+	json_t *doc = parse_body(req, reply);
+	json_t *v;
+	const char *key;
+	size_t i;
+
+	if (doc == NULL)
+		return;
+	json_object_foreach(doc, key, v) {
+		for (i = 0; i < sizeof known / sizeof known[0]; i++) {
+			if (streq(key, known[i]))
+				break;
+		}
+		if (i == sizeof known / sizeof known[0]) {
+			reply_error(reply, 400, "unknown member in request");
+			goto out;
+		}
+	}
+	v = json_object_get(doc, "collection");
+	coll = json_string_value(v);
+	if (coll == NULL || strlen(coll) != json_string_length(v) ||
+	    !store_valid_collection_name(coll)) {
+		reply_error(reply, 400, "invalid or missing collection");
+		goto out;
+	}
+	v = json_object_get(doc, "name");
+	file = json_string_value(v);
+	if (v != NULL && (file == NULL || strlen(file) != json_string_length(v) ||
+			  !cin_valid_file_name(file))) {
+		reply_error(reply, 400, "invalid file name");
+		goto out;
+	}
+	if (json_seq(json_object_get(doc, "since"), &since) != 0) {
+		reply_error(reply, 400, "invalid since");
+		goto out;
+	}
+	if (file == NULL) {
+		snprintf(name, sizeof name, "cin-extract-%llu.xml",
+			 store_seq(api->store));
+		file = name;
+	}
+	if (cin_extract(api->store, api->extract_dir, file, coll, since, &res,
+			problem, sizeof problem) != 0) {
+		reply_error(reply, 500, "cannot write the extract file");
+		goto out;
+	}
+	snprintf(seq, sizeof seq, "%llu", res.seq);
+	reply_json(reply, 200,
+		   json_pack("{s:s,s:I,s:s}", "file", file, "records",
+			     (json_int_t)res.records, "seq", seq));
+out:
+	json_decref(doc);
+}
+
+static void handle_import(struct api *api, struct api_reply *reply)
+{
+	struct cin_import_result res;
+	char problem[CIN_PROBLEM_MAX + 64];
+
+	if (cin_import(api->store, api->import_dir, &res, problem,
+		       sizeof problem) != 0) {
+		reply_json(reply, 500,
+			   json_pack("{s:s,s:I,s:I,s:I}", "error",
+				     "import stopped: a file could not be read "
+				     "or moved",
+				     "files", (json_int_t)res.files,
+				     "records", (json_int_t)res.records,
+				     "rejected", (json_int_t)res.rejected));
+		return;
+	}
+	reply_json(reply, 200,
+		   json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "files",
+			     (json_int_t)res.files, "records",
+			     (json_int_t)res.records, "rejected",
+			     (json_int_t)res.rejected, "created",
+			     (json_int_t)res.created, "updated",
+			     (json_int_t)res.updated, "unchanged",
+			     (json_int_t)res.unchanged));
+}
+
 static void admin_route(struct api *api, const struct api_request *req,
 			const char *name, struct api_reply *reply)
 {
 	bool is_get = streq(req->method, "GET");
+	bool is_post = streq(req->method, "POST");
 
 	if (streq(name, "dump")) {
 		if (is_get)
@@ -559,8 +811,58 @@ static void admin_route(struct api *api, const struct api_request *req,
 		faults_route(api, req, reply);
 	} else if (streq(name, "requests")) {
 		requests_route(api, req, reply);
+	} else if (streq(name, "extract") && api->extract_dir != NULL) {
+		if (is_post)
+			handle_extract(api, req, reply);
+		else
+			reply_method_not_allowed(reply, "POST");
+	} else if (streq(name, "import") && api->import_dir != NULL) {
+		if (is_post)
+			handle_import(api, reply);
+		else
+			reply_method_not_allowed(reply, "POST");
 	} else {
 		reply_error(reply, 404, "not found");
+	}
+}
+
+static void handle_token(struct api *api, const struct api_request *req,
+			 struct api_reply *reply)
+{
+	struct oauth_answer ans;
+
+	if (!streq(req->method, "POST")) {
+		reply_method_not_allowed(reply, "POST");
+		return;
+	}
+	oauth_token_request(&api->oauth, req->authorization, req->body,
+			    req->body_len, park_now_ms(), &ans);
+	if (ans.status == 200) {
+		reply_json(reply, 200,
+			   json_pack("{s:s,s:s,s:I}", "access_token",
+				     ans.token, "token_type", "Bearer",
+				     "expires_in", (json_int_t)ans.expires_in));
+		OPENSSL_cleanse(ans.token, sizeof ans.token);
+		if (reply->status == 200)
+			api->stats.tokens_issued++;
+	} else {
+		reply_error(reply, ans.status, ans.error);
+		if (ans.challenge_basic)
+			reply->www_authenticate = BASIC_CHALLENGE;
+	}
+	reply->no_store = true;
+}
+
+static void oauth_admin_route(struct api *api, const struct api_request *req,
+			      const char *name, struct api_reply *reply)
+{
+	if (!streq(name, "expire")) {
+		reply_error(reply, 404, "not found");
+	} else if (streq(req->method, "POST")) {
+		oauth_expire_all(&api->oauth);
+		reply->status = 204;
+	} else {
+		reply_method_not_allowed(reply, "POST");
 	}
 }
 
@@ -607,23 +909,33 @@ static void dispatch(struct api *api, const struct api_request *req,
 	}
 	if (rt.nseg == 2 && streq(rt.seg[0], "_sim"))
 		admin_route(api, req, rt.seg[1], reply);
-	else if ((rt.nseg == 3 || rt.nseg == 4) && streq(rt.seg[0], "api") &&
+	else if (api->oauth_on && rt.nseg == 3 && streq(rt.seg[0], "_sim") &&
+		 streq(rt.seg[1], "oauth"))
+		oauth_admin_route(api, req, rt.seg[2], reply);
+	else if (api->oauth_on && streq(req->path, TOKEN_PATH))
+		handle_token(api, req, reply);
+	else if ((rt.nseg == 3 || rt.nseg == 4) &&
+		 (streq(rt.seg[0], "api") || streq(rt.seg[0], "xml")) &&
 		 streq(rt.seg[1], "v1") && store_valid_collection_name(rt.seg[2]))
-		collection_route(api, req, &rt, reply);
+		collection_route(api, req,
+				 streq(rt.seg[0], "xml") ? STORE_XML : STORE_JSON,
+				 &rt, reply);
 	else
 		reply_error(reply, 404, "not found");
 	free(rt.buf);
 }
 
 /* Whatever came with a body to change data: a test can tell from a zero
- * that nothing was sent, whether or not the write succeeded. */
+ * that nothing was sent, whether or not the write succeeded. A token
+ * request changes no data. */
 static bool is_write(const struct api_request *req)
 {
 	const char *m = req->method;
 
 	return (streq(m, "POST") || streq(m, "PUT") || streq(m, "PATCH") ||
 		streq(m, "DELETE")) &&
-	       strncmp(req->path, "/_sim/", 6) != 0;
+	       strncmp(req->path, "/_sim/", 6) != 0 &&
+	       !streq(req->path, TOKEN_PATH);
 }
 
 static bool is_sim_path(const char *path)
@@ -650,11 +962,13 @@ static void count_request(struct api *api, const struct api_request *req,
 }
 
 /* The body's hash, computed outside the lock: NULL for /_sim/ requests
- * (never recorded) and for bodies that were not read whole. */
+ * (never recorded), for bodies that were not read whole, and for the
+ * token endpoint, whose body may hold the client secret. */
 static const char *body_hash(const struct api_request *req,
 			     char hash[REQLOG_HASH_HEX + 1])
 {
-	if (is_sim_path(req->path) || req->body_unread ||
+	if (is_sim_path(req->path) || streq(req->path, TOKEN_PATH) ||
+	    req->body_unread ||
 	    req->body_too_large || req->out_of_memory ||
 	    reqlog_hash(req->body, req->body_len, hash) != 0)
 		return NULL;
@@ -672,6 +986,20 @@ static void record_request(struct api *api, const struct api_request *req,
 			   req->fault);
 }
 
+/* With --oauth-client, the council API paths need a bearer token. */
+static bool needs_token(const struct api *api, const char *path)
+{
+	return api->oauth_on && (strncmp(path, "/api/v1/", 8) == 0 ||
+				 strncmp(path, "/xml/v1/", 8) == 0);
+}
+
+static void refuse_token(struct api *api, struct api_reply *reply)
+{
+	reply_error(reply, 401, "invalid_token");
+	reply->www_authenticate = BEARER_CHALLENGE;
+	api->stats.unauthorized++;
+}
+
 void api_handle(struct api *api, const struct api_request *req,
 		struct api_reply *reply)
 {
@@ -682,6 +1010,10 @@ void api_handle(struct api *api, const struct api_request *req,
 	pthread_mutex_lock(&api->lock);
 	if (req->out_of_memory)
 		reply_error(reply, 500, "out of memory");
+	else if (needs_token(api, req->path) &&
+		 !oauth_bearer_ok(&api->oauth, req->authorization,
+				  park_now_ms()))
+		refuse_token(api, reply);
 	else if (req->body_too_large)
 		reply_error(reply, 413, "request body too large");
 	else
@@ -709,23 +1041,63 @@ void api_take_fault(struct api *api, const char *method, const char *path,
 	pthread_mutex_unlock(&api->lock);
 }
 
-struct api *api_new(json_t *fixture, char *err, size_t errlen)
+bool api_counts_inflight(const char *path)
+{
+	return strncmp(path, "/api/", 5) == 0 || strncmp(path, "/xml/", 5) == 0;
+}
+
+void api_inflight_begin(struct api *api)
+{
+	pthread_mutex_lock(&api->lock);
+	api->inflight++;
+	if (api->inflight > api->stats.max_inflight)
+		api->stats.max_inflight = api->inflight;
+	pthread_mutex_unlock(&api->lock);
+}
+
+void api_inflight_end(struct api *api)
+{
+	pthread_mutex_lock(&api->lock);
+	if (api->inflight > 0)
+		api->inflight--;
+	pthread_mutex_unlock(&api->lock);
+}
+
+struct api *api_new(struct api_config *cfg, char *err, size_t errlen)
 {
 	struct api *api = calloc(1, sizeof *api);
+	bool bad;
 
 	err[0] = '\0';
 	if (api == NULL) {
-		json_decref(fixture);
+		json_decref(cfg->fixture);
+		cin_batch_free(&cfg->cin);
 		return NULL;
 	}
-	api->fixture = fixture;
+	api->fixture = cfg->fixture;
+	api->cin = cfg->cin;
+	memset(&cfg->cin, 0, sizeof cfg->cin);
+	api->extract_dir = cfg->extract_dir;
+	api->import_dir = cfg->import_dir;
 	idem_init(&api->idem);
 	fault_table_init(&api->faults);
 	reqlog_init(&api->reqlog);
 	if (pthread_mutex_init(&api->lock, NULL) != 0) {
-		json_decref(fixture);
+		json_decref(api->fixture);
+		cin_batch_free(&api->cin);
 		free(api);
 		return NULL;
+	}
+	if (cfg->oauth_client != NULL) {
+		if (oauth_init(&api->oauth, cfg->oauth_client, cfg->oauth_ttl_s,
+			       &bad) != 0) {
+			if (bad)
+				snprintf(err, errlen, "--oauth-client must be "
+					 "ID:SECRET, both non-empty");
+			api_free(api);
+			return NULL;
+		}
+		api->oauth_on = true;
 	}
 	api->store = store_new();
 	if (api->store == NULL || load_fixture(api, err, errlen) != 0) {
@@ -743,6 +1115,9 @@ void api_free(struct api *api)
 	idem_clear(&api->idem);
 	fault_table_clear(&api->faults);
 	json_decref(api->fixture);
+	cin_batch_free(&api->cin);
+	if (api->oauth_on)
+		oauth_free(&api->oauth);
 	pthread_mutex_destroy(&api->lock);
 	free(api);
 }

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "cin.h"
 #include "faults.h"
 
 #define API_MAX_BODY ((size_t)1 << 20)
@@ -20,6 +21,7 @@ struct api_request {
 	bool body_too_large;
 	bool out_of_memory;
 	const char *if_match;  /* NULL when absent */
+	const char *authorization; /* never logged, NULL when absent */
 	const char *idem_key;  /* Idempotency-Key, NULL when absent */
 	const char *since;     /* query arguments, NULL when absent */
 	const char *limit;
@@ -29,18 +31,32 @@ struct api_request {
 
 struct api_reply {
 	unsigned int status;
-	char *body;     /* malloc'd JSON text, or NULL for no body */
+	char *body;     /* malloc'd JSON or XML text, or NULL for no body */
 	char *etag;     /* malloc'd, or NULL */
 	char *location; /* malloc'd, or NULL */
 	const char *allow;
+	const char *content_type;     /* NULL: application/json */
+	const char *www_authenticate; /* static, or NULL */
+	bool no_store;		      /* Cache-Control: no-store */
 	bool replayed;
+};
+
+/* What the command line turned on. */
+struct api_config {
+	json_t *fixture;	     /* JSON fixture, or NULL */
+	struct cin_batch cin;	     /* XML fixture records (may be empty) */
+	const char *extract_dir;     /* NULL: /_sim/extract answers 404 */
+	const char *import_dir;	     /* NULL: /_sim/import answers 404 */
+	const char *oauth_client;    /* "ID:SECRET", NULL: no authentication */
+	unsigned int oauth_ttl_s;
 };
 
 struct api;
 
-/* Takes ownership of fixture (may be NULL). On a fixture error returns
- * NULL with err set; err is left empty when memory ran out. */
-struct api *api_new(json_t *fixture, char *err, size_t errlen);
+/* Takes ownership of cfg->fixture and cfg->cin (cfg->cin is emptied). On
+ * a fixture error returns NULL with err set; err is left empty when
+ * memory ran out. */
+struct api *api_new(struct api_config *cfg, char *err, size_t errlen);
 void api_free(struct api *api);
 /* Thread-safe. The reply must be released with api_reply_free. */
 void api_handle(struct api *api, const struct api_request *req,
@@ -55,5 +71,11 @@ void api_take_fault(struct api *api, const char *method, const char *path,
  * the API. */
 void api_note(struct api *api, const struct api_request *req,
 	      unsigned int status);
+/* Thread-safe. A request under /api/ or /xml/ began (its headers are in)
+ * or ended (its answer is queued, or it was dropped), for max_inflight. */
+void api_inflight_begin(struct api *api);
+void api_inflight_end(struct api *api);
+/* Whether requests to path count as in flight. */
+bool api_counts_inflight(const char *path);
 
 #endif

@@ -73,6 +73,9 @@ static bool copy_reply(struct api_reply *dst, const struct api_reply *src)
 
 	dst->status = src->status;
 	dst->allow = src->allow;
+	dst->content_type = src->content_type;
+	dst->www_authenticate = src->www_authenticate;
+	dst->no_store = src->no_store;
 	dst->replayed = false;
 	dst->body = dup_opt(src->body, &ok);
 	dst->etag = dup_opt(src->etag, &ok);

@@ -17,8 +17,11 @@
 #include <microhttpd.h>
 
 #include "api.h"
+#include "cin.h"
+#include "oauth.h"
 #include "park.h"
 #include "tls.h"
+#include "xmlrec.h"
 
 #define PROG "lcs-sim"
 #define THREAD_POOL_SIZE 4
@@ -26,6 +29,7 @@
 #define LOG_FIELD_MAX 256
 #define STOP_WAIT_MS 2000
 #define STREAM_BLOCK 4096
+#define XML_TYPE "application/xml"
 
 struct options {
 	const char *listen;
@@ -35,6 +39,12 @@ struct options {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_client_ca;
+	const char *cin_fixture;
+	const char *extract_dir;
+	const char *import_dir;
+	const char *oauth_client;
+	const char *oauth_ttl_text;
+	unsigned int oauth_ttl_s;
 	bool quiet;
 };
 
@@ -57,6 +67,7 @@ struct conn_ctx {
 	struct fault fault; /* kind FAULT_NONE unless a rule matched */
 	bool held;	    /* parked: park_done is owed */
 	bool woken;	    /* the delay or blackhole hold is over */
+	bool inflight;	    /* counted in the API's in-flight requests */
 };
 
 /* A response body sent by a content reader: slowly (trickle), cut short
@@ -84,13 +95,23 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
 	fputs("usage: " PROG " [--listen ADDR] [--port N] [--port-file FILE]\n"
-	      "               [--fixture FILE] [--tls-cert FILE --tls-key FILE\n"
+	      "               [--fixture FILE] [--cin-fixture FILE]\n"
+	      "               [--extract-dir DIR] [--import-dir DIR]\n"
+	      "               [--oauth-client ID:SECRET [--oauth-token-ttl S]]\n"
+	      "               [--tls-cert FILE --tls-key FILE\n"
 	      "               [--tls-client-ca FILE]] [--quiet] [--help]\n"
 	      "\n"
 	      "  --listen ADDR         IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
 	      "  --port N              TCP port, 0 picks a free one (default 0)\n"
 	      "  --port-file FILE      write the bound port to FILE once listening\n"
 	      "  --fixture FILE        JSON seed data, reloaded by POST /_sim/reset\n"
+	      "  --cin-fixture FILE    Children in Need census file: XML collection\n"
+	      "                        \"children\", reloaded by POST /_sim/reset\n"
+	      "  --extract-dir DIR     POST /_sim/extract writes census files here\n"
+	      "  --import-dir DIR      POST /_sim/import reads census files from here\n"
+	      "  --oauth-client ID:SECRET  require OAuth2 bearer tokens from\n"
+	      "                        POST /oauth/token (client credentials)\n"
+	      "  --oauth-token-ttl S   token lifetime in seconds (default 3600)\n"
 	      "  --tls-cert FILE       PEM server certificate (and chain): serve HTTPS only\n"
 	      "  --tls-key FILE        PEM private key of --tls-cert, unencrypted\n"
 	      "  --tls-client-ca FILE  PEM CA: require a client certificate it signed\n"
@@ -136,16 +157,76 @@ static int parse_port(const char *text, unsigned int *port)
 	return 0;
 }
 
+/* Seconds, 1 to OAUTH_MAX_TTL. */
+static int parse_ttl(const char *text, unsigned int *ttl)
+{
+	char *end;
+	unsigned long v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > OAUTH_MAX_TTL)
+		return -1;
+	*ttl = (unsigned int)v;
+	return 0;
+}
+
+/* The combinations of options; -1 (reported) when one is wrong. */
+static int check_options(struct options *opt)
+{
+	const char *colon;
+
+	if ((opt->tls_cert == NULL) != (opt->tls_key == NULL)) {
+		fprintf(stderr, PROG ": --tls-cert and --tls-key go together\n");
+		return -1;
+	}
+	if (opt->tls_client_ca != NULL && opt->tls_cert == NULL) {
+		fprintf(stderr, PROG ": --tls-client-ca needs --tls-cert and "
+			"--tls-key\n");
+		return -1;
+	}
+	if (opt->oauth_client != NULL) {
+		/* Never quote the value: it holds the secret. */
+		colon = strchr(opt->oauth_client, ':');
+		if (colon == NULL || colon == opt->oauth_client ||
+		    colon[1] == '\0') {
+			fprintf(stderr, PROG ": --oauth-client must be "
+				"ID:SECRET, both non-empty\n");
+			return -1;
+		}
+	}
+	if (opt->oauth_ttl_text != NULL) {
+		if (opt->oauth_client == NULL) {
+			fprintf(stderr, PROG ": --oauth-token-ttl needs "
+				"--oauth-client\n");
+			return -1;
+		}
+		if (parse_ttl(opt->oauth_ttl_text, &opt->oauth_ttl_s) != 0) {
+			fprintf(stderr, PROG ": invalid --oauth-token-ttl: %s "
+				"(1 to %u seconds)\n", opt->oauth_ttl_text,
+				OAUTH_MAX_TTL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Returns 0 to run, 1 after --help, -1 on bad usage (already reported). */
 static int parse_args(int argc, char **argv, struct options *opt)
 {
 	static const char *const names[] = {
 		"--listen", "--port", "--port-file", "--fixture",
 		"--tls-cert", "--tls-key", "--tls-client-ca",
+		"--cin-fixture", "--extract-dir", "--import-dir",
+		"--oauth-client", "--oauth-token-ttl",
 	};
 	const char **targets[] = {
 		&opt->listen, NULL, &opt->port_file, &opt->fixture,
 		&opt->tls_cert, &opt->tls_key, &opt->tls_client_ca,
+		&opt->cin_fixture, &opt->extract_dir, &opt->import_dir,
+		&opt->oauth_client, &opt->oauth_ttl_text,
 	};
 	int i;
 
@@ -166,7 +247,10 @@ static int parse_args(int argc, char **argv, struct options *opt)
 				break;
 		}
 		if (rc == 0) {
-			fprintf(stderr, PROG ": unknown argument: %s\n", argv[i]);
+			/* Up to any "=": a mistyped --oauth-client=ID:SECRET
+			 * must not print the secret. */
+			fprintf(stderr, PROG ": unknown argument: %.*s\n",
+				(int)strcspn(argv[i], "="), argv[i]);
 			return -1;
 		}
 		if (rc < 0) {
@@ -180,16 +264,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			return -1;
 		}
 	}
-	if ((opt->tls_cert == NULL) != (opt->tls_key == NULL)) {
-		fprintf(stderr, PROG ": --tls-cert and --tls-key go together\n");
-		return -1;
-	}
-	if (opt->tls_client_ca != NULL && opt->tls_cert == NULL) {
-		fprintf(stderr, PROG ": --tls-client-ca needs --tls-cert and "
-			"--tls-key\n");
-		return -1;
-	}
-	return 0;
+	return check_options(opt);
 }
 
 static const char *json_problem(const json_error_t *jerr)
@@ -238,20 +313,47 @@ static json_t *read_fixture(const char *path)
 	return root;
 }
 
-static struct api *create_api(const char *fixture_path)
+/* The XML fixture, streamed and checked now; reported when invalid. */
+static int read_cin_fixture(const char *path, struct cin_batch *batch)
 {
-	json_t *fixture = NULL;
+	char problem[CIN_PROBLEM_MAX];
+
+	if (cin_read_path(path, batch, problem, sizeof problem) == 0)
+		return 0;
+	fprintf(stderr, PROG ": cin fixture %s: %s\n", path, problem);
+	return -1;
+}
+
+static struct api *create_api(const struct options *opt)
+{
+	struct api_config cfg;
 	struct api *api;
 	char err[256];
 
-	if (fixture_path != NULL) {
-		fixture = read_fixture(fixture_path);
-		if (fixture == NULL)
+	memset(&cfg, 0, sizeof cfg);
+	cfg.extract_dir = opt->extract_dir;
+	cfg.import_dir = opt->import_dir;
+	cfg.oauth_client = opt->oauth_client;
+	cfg.oauth_ttl_s = opt->oauth_ttl_s;
+	if ((opt->extract_dir != NULL &&
+	     !cin_check_dir("--extract-dir", opt->extract_dir)) ||
+	    (opt->import_dir != NULL &&
+	     !cin_check_dir("--import-dir", opt->import_dir)))
+		return NULL;
+	if (opt->cin_fixture != NULL &&
+	    read_cin_fixture(opt->cin_fixture, &cfg.cin) != 0)
+		return NULL;
+	if (opt->fixture != NULL) {
+		cfg.fixture = read_fixture(opt->fixture);
+		if (cfg.fixture == NULL) {
+			cin_batch_free(&cfg.cin);
 			return NULL;
+		}
 	}
-	api = api_new(fixture, err, sizeof err);
+	api = api_new(&cfg, err, sizeof err);
 	if (api == NULL && err[0] != '\0')
-		fprintf(stderr, PROG ": fixture %s: %s\n", fixture_path, err);
+		fprintf(stderr, PROG ": fixture %s: %s\n",
+			opt->fixture != NULL ? opt->fixture : "-", err);
 	else if (api == NULL)
 		fprintf(stderr, PROG ": out of memory\n");
 	return api;
@@ -438,6 +540,40 @@ static char *pad_json(char *body, size_t size, size_t *len)
 	return out;
 }
 
+/* The XML document text in body grown to at least size bytes with a
+ * trailing comment <!--xxx...-->, so it stays well-formed. Takes body. */
+static char *pad_xml(char *body, size_t size, size_t *len)
+{
+	static const char open[] = "<!--";
+	static const char close[] = "-->";
+	const char *base = body != NULL ? body : "";
+	size_t n = strlen(base);
+	size_t fixed = n + (sizeof open - 1) + (sizeof close - 1);
+	size_t fill = size > fixed ? size - fixed : 0;
+	char *out = malloc(fixed + fill + 1);
+	char *p;
+
+	if (out != NULL) {
+		p = out;
+		memcpy(p, base, n);
+		p += n;
+		memcpy(p, open, sizeof open - 1);
+		p += sizeof open - 1;
+		memset(p, 'x', fill);
+		p += fill;
+		memcpy(p, close, sizeof close);
+		*len = fixed + fill;
+	}
+	free(body);
+	return out;
+}
+
+static bool is_xml_reply(const struct api_reply *reply)
+{
+	return reply->content_type != NULL &&
+	       strcmp(reply->content_type, XML_TYPE) == 0;
+}
+
 /* The reply's body shaped by the connection's fault; takes reply->body. */
 static struct MHD_Response *body_response(struct server *srv,
 					  struct MHD_Connection *conn,
@@ -459,7 +595,10 @@ static struct MHD_Response *body_response(struct server *srv,
 				       len >= 2 ? len : len + 64,
 				       len >= 2 ? len / 2 : len);
 	case FAULT_BIG:
-		body = pad_json(body, f->bytes, &len);
+		if (is_xml_reply(reply))
+			body = pad_xml(body, f->bytes, &len);
+		else
+			body = pad_json(body, f->bytes, &len);
 		if (body == NULL)
 			return NULL;
 		if (f->chunked)
@@ -487,7 +626,14 @@ static struct MHD_Response *build_response(struct server *srv,
 
 	if (resp == NULL)
 		return NULL;
-	if ((has_body && !add_header(resp, "Content-Type", "application/json")) ||
+	if ((has_body &&
+	     !add_header(resp, "Content-Type",
+			 reply->content_type != NULL ? reply->content_type
+						     : "application/json")) ||
+	    !add_header(resp, "WWW-Authenticate", reply->www_authenticate) ||
+	    !add_header(resp, "Cache-Control",
+			reply->no_store ? "no-store" : NULL) ||
+	    !add_header(resp, "Pragma", reply->no_store ? "no-cache" : NULL) ||
 	    !add_header(resp, "ETag", reply->etag) ||
 	    !add_header(resp, "Location", reply->location) ||
 	    !add_header(resp, "Allow", reply->allow) ||
@@ -503,12 +649,22 @@ fail:
 	return NULL;
 }
 
+/* The request is no longer in flight: answered, or dropped. */
+static void inflight_done(struct server *srv, struct conn_ctx *ctx)
+{
+	if (ctx->inflight) {
+		ctx->inflight = false;
+		api_inflight_end(srv->api);
+	}
+}
+
 /* Queues the reply and logs the request; frees the reply. */
 static enum MHD_Result send_reply(struct server *srv,
 				  struct MHD_Connection *conn, const char *url,
-				  const char *method, const struct fault *f,
+				  const char *method, struct conn_ctx *ctx,
 				  struct api_reply *reply)
 {
+	const struct fault *f = &ctx->fault;
 	struct MHD_Response *resp;
 	enum MHD_Result ret = MHD_NO;
 
@@ -517,6 +673,7 @@ static enum MHD_Result send_reply(struct server *srv,
 		ret = MHD_queue_response(conn, reply->status, resp);
 		MHD_destroy_response(resp);
 	}
+	inflight_done(srv, ctx);
 	log_request(srv, method, url, reply->status, f);
 	api_reply_free(reply);
 	return ret;
@@ -535,6 +692,8 @@ static void fill_request(struct MHD_Connection *conn, const char *url,
 	req->out_of_memory = ctx->out_of_memory;
 	req->if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						    "If-Match");
+	req->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							 "Authorization");
 	req->idem_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						    "Idempotency-Key");
 	req->since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
@@ -556,7 +715,7 @@ static enum MHD_Result respond(struct server *srv,
 	fill_request(conn, url, method, ctx, &req);
 	api_handle(srv->api, &req, &reply);
 	ctx->responded = true;
-	return send_reply(srv, conn, url, method, &ctx->fault, &reply);
+	return send_reply(srv, conn, url, method, ctx, &reply);
 }
 
 /* Records a request that a fault answers (status) or drops (0) instead
@@ -583,21 +742,27 @@ static enum MHD_Result answer_fault(struct server *srv,
 {
 	static const char injected[] = "{\"error\":\"injected fault\"}";
 	static const char malformed[] = "{\"items\":[{\"id\":\"1\",\"version\":";
+	static const char malformed_xml[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<changes next=\"1\" more=\"false\"><Child id=\"1\" version=";
 	const struct fault *f = &ctx->fault;
 	bool is_status = f->kind == FAULT_STATUS;
-	const char *text = is_status ? injected : malformed;
+	bool xml = !is_status && strncmp(url, "/xml/", 5) == 0;
+	const char *text = is_status ? injected : xml ? malformed_xml : malformed;
 	struct api_reply reply;
 	size_t n = strlen(text) + 1;
 
 	memset(&reply, 0, sizeof reply);
 	reply.status = is_status ? f->status : 200;
+	if (xml)
+		reply.content_type = XML_TYPE;
 	reply.body = malloc(n);
 	if (reply.body == NULL)
 		return MHD_NO;
 	memcpy(reply.body, text, n);
 	note_fault(srv, conn, url, method, ctx, true, reply.status);
 	ctx->responded = true;
-	return send_reply(srv, conn, url, method, f, &reply);
+	return send_reply(srv, conn, url, method, ctx, &reply);
 }
 
 /* Drops the connection without an answer, with a TCP reset: on Linux,
@@ -623,6 +788,7 @@ static enum MHD_Result reset_connection(struct server *srv,
 		(void)connect(ci->connect_fd, &sa, sizeof sa);
 	}
 	ctx->responded = true;
+	inflight_done(srv, ctx);
 	return MHD_NO;
 }
 
@@ -644,7 +810,7 @@ static enum MHD_Result refuse_client(struct server *srv,
 		return MHD_NO;
 	memcpy(reply.body, body, sizeof body);
 	ctx->responded = true;
-	return send_reply(srv, conn, url, method, &ctx->fault, &reply);
+	return send_reply(srv, conn, url, method, ctx, &reply);
 }
 
 /* The whole request is in (or refused as too large): answer it, applying
@@ -674,6 +840,7 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
 		}
 		/* Held long enough, or stopping: close, still unanswered. */
 		ctx->responded = true;
+		inflight_done(srv, ctx);
 		return MHD_NO;
 	case FAULT_RESET:
 		return reset_connection(srv, conn, url, method, ctx, true);
@@ -750,6 +917,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*con_cls = ctx;
 		if (srv->client_certs && !tls_client_verified(conn))
 			return refuse_client(srv, conn, url, method, ctx);
+		if (api_counts_inflight(url)) {
+			ctx->inflight = true;
+			api_inflight_begin(srv->api);
+		}
 		api_take_fault(srv->api, method, url, &ctx->fault);
 		if (ctx->fault.kind == FAULT_RESET && ctx->fault.before_body)
 			return reset_connection(srv, conn, url, method, ctx,
@@ -784,6 +955,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	if (ctx == NULL)
 		return;
 	unhold(srv, &ctx->held);
+	inflight_done(srv, ctx);
 	free(ctx->body);
 	free(ctx);
 	*con_cls = NULL;
@@ -999,11 +1171,13 @@ static int setup_tls(const struct options *opt, struct server *srv)
 
 int main(int argc, char **argv)
 {
-	struct options opt = { "127.0.0.1", 0, NULL, NULL, NULL, NULL, NULL,
-			       false };
+	struct options opt;
 	struct server srv;
 	int rc;
 
+	memset(&opt, 0, sizeof opt);
+	opt.listen = "127.0.0.1";
+	opt.oauth_ttl_s = OAUTH_DEFAULT_TTL;
 	rc = parse_args(argc, argv, &opt);
 	if (rc != 0) {
 		usage(rc > 0 ? stdout : stderr);
@@ -1011,16 +1185,22 @@ int main(int argc, char **argv)
 	}
 	memset(&srv, 0, sizeof srv);
 	srv.quiet = opt.quiet;
-	if (setup_tls(&opt, &srv) != 0)
+	/* Before any other thread exists. */
+	xmlrec_init();
+	if (setup_tls(&opt, &srv) != 0) {
+		xmlrec_cleanup();
 		return 1;
-	srv.api = create_api(opt.fixture);
+	}
+	srv.api = create_api(&opt);
 	if (srv.api == NULL) {
 		tls_config_free(&srv.tls);
+		xmlrec_cleanup();
 		return 1;
 	}
 	rc = run(&opt, &srv);
 	api_free(srv.api);
 	tls_config_free(&srv.tls);
+	xmlrec_cleanup();
 	if (rc == 0 && !opt.quiet)
 		fprintf(stderr, PROG ": stopped\n");
 	return rc;

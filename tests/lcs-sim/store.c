@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "strmap.h"
+#include "xmlrec.h"
 
 #define FIRST_NEW_ID 900001ULL
 #define MAX_COLLECTION_NAME 64
@@ -22,6 +23,7 @@ struct change {
 
 struct collection {
 	char *name;
+	enum store_kind kind;
 	struct record **recs;
 	size_t len;
 	size_t cap;
@@ -35,7 +37,8 @@ struct store {
 	struct collection **colls;
 	size_t len;
 	size_t cap;
-	struct strmap by_name;
+	struct strmap by_name;	   /* JSON collections */
+	struct strmap by_xml_name; /* XML collections */
 	unsigned long long seq;
 	unsigned long long next_id;
 	size_t records;
@@ -79,6 +82,7 @@ static void record_free(struct record *r)
 	if (r == NULL)
 		return;
 	json_decref(r->payload);
+	xmlFreeDoc(r->xml);
 	free(r->id);
 	free(r);
 }
@@ -105,6 +109,7 @@ struct store *store_new(void)
 	if (s == NULL)
 		return NULL;
 	strmap_init(&s->by_name);
+	strmap_init(&s->by_xml_name);
 	s->next_id = FIRST_NEW_ID;
 	return s;
 }
@@ -117,6 +122,7 @@ void store_clear(struct store *s)
 		collection_free(s->colls[i]);
 	free(s->colls);
 	strmap_free(&s->by_name);
+	strmap_free(&s->by_xml_name);
 	s->colls = NULL;
 	s->len = 0;
 	s->cap = 0;
@@ -167,16 +173,26 @@ bool store_valid_id(const char *id)
 	return i > 0 && strcmp(id, "changes") != 0;
 }
 
-static struct collection *find_collection(const struct store *s,
-					  const char *name)
+static const struct strmap *names_of(const struct store *s,
+				     enum store_kind kind)
 {
-	return strmap_get(&s->by_name, name);
+	return kind == STORE_XML ? &s->by_xml_name : &s->by_name;
 }
 
-static struct collection *get_collection(struct store *s, const char *name)
+static struct collection *find_collection(const struct store *s,
+					  enum store_kind kind,
+					  const char *name)
 {
-	struct collection *c = find_collection(s, name);
+	return strmap_get(names_of(s, kind), name);
+}
 
+static struct collection *get_collection(struct store *s,
+					 enum store_kind kind,
+					 const char *name)
+{
+	struct collection *c = find_collection(s, kind, name);
+	struct strmap *names = kind == STORE_XML ? &s->by_xml_name
+						 : &s->by_name;
 	struct collection **colls;
 
 	if (c != NULL)
@@ -189,8 +205,9 @@ static struct collection *get_collection(struct store *s, const char *name)
 	if (c == NULL)
 		return NULL;
 	strmap_init(&c->by_id);
+	c->kind = kind;
 	c->name = dup_str(name);
-	if (c->name == NULL || strmap_put(&s->by_name, c->name, c) != 0) {
+	if (c->name == NULL || strmap_put(names, c->name, c) != 0) {
 		collection_free(c);
 		return NULL;
 	}
@@ -198,10 +215,10 @@ static struct collection *get_collection(struct store *s, const char *name)
 	return c;
 }
 
-struct record *store_find(const struct store *s, const char *coll,
-			  const char *id)
+struct record *store_find(const struct store *s, enum store_kind kind,
+			  const char *coll, const char *id)
 {
-	struct collection *c = find_collection(s, coll);
+	struct collection *c = find_collection(s, kind, coll);
 
 	return c != NULL ? strmap_get(&c->by_id, id) : NULL;
 }
@@ -261,17 +278,20 @@ static int reserve_record(struct collection *c)
 	return 0;
 }
 
+/* Steals payload and doc (one of them is NULL). */
 static struct record *insert_record(struct store *s, struct collection *c,
 				    const char *id, json_t *payload,
-				    long long version)
+				    xmlDocPtr doc, long long version)
 {
 	struct record *r = calloc(1, sizeof *r);
 
 	if (r == NULL) {
 		json_decref(payload);
+		xmlFreeDoc(doc);
 		return NULL;
 	}
 	r->payload = payload;
+	r->xml = doc;
 	r->id = dup_str(id);
 	r->version = version;
 	r->coll = c;
@@ -293,26 +313,62 @@ static void strip_owned_members(json_t *payload)
 	json_object_del(payload, "version");
 }
 
+/* The next id from the global counter not used in c; -1 when exhausted. */
+static int next_free_id(struct store *s, const struct collection *c,
+			char id[32])
+{
+	if (s->seq == ULLONG_MAX)
+		return -1;
+	for (;;) {
+		if (s->next_id == ULLONG_MAX)
+			return -1;
+		snprintf(id, 32, "%llu", s->next_id++);
+		if (strmap_get(&c->by_id, id) == NULL)
+			return 0;
+	}
+}
+
 struct record *store_create(struct store *s, const char *coll,
 			    json_t *payload)
 {
-	struct collection *c = get_collection(s, coll);
+	struct collection *c = get_collection(s, STORE_JSON, coll);
 	char id[32];
 
-	if (c == NULL || s->seq == ULLONG_MAX)
-		goto fail;
-	for (;;) {
-		if (s->next_id == ULLONG_MAX)
-			goto fail;
-		snprintf(id, sizeof id, "%llu", s->next_id++);
-		if (strmap_get(&c->by_id, id) == NULL)
-			break;
+	if (c == NULL || next_free_id(s, c, id) != 0) {
+		json_decref(payload);
+		return NULL;
 	}
 	strip_owned_members(payload);
-	return insert_record(s, c, id, payload, 1);
-fail:
-	json_decref(payload);
-	return NULL;
+	return insert_record(s, c, id, payload, NULL, 1);
+}
+
+struct record *store_create_xml(struct store *s, const char *coll,
+				xmlDocPtr doc)
+{
+	struct collection *c = get_collection(s, STORE_XML, coll);
+	char id[32];
+
+	if (c == NULL || next_free_id(s, c, id) != 0) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	xmlrec_strip(doc);
+	return insert_record(s, c, id, NULL, doc, 1);
+}
+
+struct record *store_insert_xml(struct store *s, const char *coll,
+				const char *id, xmlDocPtr doc,
+				long long version)
+{
+	struct collection *c = get_collection(s, STORE_XML, coll);
+
+	if (c == NULL || s->seq == ULLONG_MAX ||
+	    strmap_get(&c->by_id, id) != NULL) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	xmlrec_strip(doc);
+	return insert_record(s, c, id, NULL, doc, version);
 }
 
 static int bump(struct store *s, struct record *r)
@@ -337,13 +393,40 @@ int store_replace(struct store *s, struct record *r, json_t *payload)
 	return 0;
 }
 
+int store_replace_xml(struct store *s, struct record *r, xmlDocPtr doc)
+{
+	xmlrec_strip(doc);
+	if (bump(s, r) != 0) {
+		xmlFreeDoc(doc);
+		return -1;
+	}
+	xmlFreeDoc(r->xml);
+	r->xml = doc;
+	r->deleted = false;
+	return 0;
+}
+
 int store_delete(struct store *s, struct record *r)
 {
-	if (bump(s, r) != 0)
+	xmlDocPtr tomb = NULL;
+
+	if (r->xml != NULL) {
+		/* Made first, so a failure changes nothing. */
+		tomb = xmlrec_tombstone(r->xml);
+		if (tomb == NULL)
+			return -1;
+	}
+	if (bump(s, r) != 0) {
+		xmlFreeDoc(tomb);
 		return -1;
+	}
 	r->deleted = true;
 	json_decref(r->payload);
 	r->payload = NULL;
+	if (tomb != NULL) {
+		xmlFreeDoc(r->xml);
+		r->xml = tomb;
+	}
 	return 0;
 }
 
@@ -393,33 +476,47 @@ static bool is_live_entry(const struct collection *c, size_t i)
 	return c->recs[c->log[i].idx]->seq == c->log[i].seq;
 }
 
-static int fill_changes(const struct collection *c, unsigned long long since,
-			size_t limit, json_t *items, unsigned long long *next,
-			bool *more)
+int store_each_change(const struct store *s, enum store_kind kind,
+		      const char *coll, unsigned long long since, size_t limit,
+		      store_visit_fn fn, void *arg, unsigned long long *next,
+		      bool *more)
 {
+	const struct collection *c = find_collection(s, kind, coll);
 	size_t i;
+	size_t n = 0;
+	int rc;
 
+	*next = since;
+	*more = false;
+	if (c == NULL)
+		return 0;
 	for (i = log_lower_bound(c, since); i < c->log_len; i++) {
 		const struct record *r;
 
 		if (!is_live_entry(c, i))
 			continue;
-		if (json_array_size(items) == limit) {
+		if (limit != 0 && n == limit) {
 			*more = true;
 			break;
 		}
 		r = c->recs[c->log[i].idx];
-		if (json_array_append_new(items, store_render(r)) != 0)
-			return -1;
+		rc = fn(arg, r);
+		if (rc != 0)
+			return rc;
+		n++;
 		*next = r->seq;
 	}
 	return 0;
 }
 
+static int add_json_item(void *arg, const struct record *r)
+{
+	return json_array_append_new(arg, store_render(r)) != 0 ? -1 : 0;
+}
+
 json_t *store_changes(const struct store *s, const char *coll,
 		      unsigned long long since, size_t limit)
 {
-	const struct collection *c = find_collection(s, coll);
 	json_t *items = json_array();
 	json_t *out = NULL;
 	unsigned long long next = since;
@@ -428,7 +525,8 @@ json_t *store_changes(const struct store *s, const char *coll,
 
 	if (items == NULL)
 		goto out;
-	if (c != NULL && fill_changes(c, since, limit, items, &next, &more))
+	if (store_each_change(s, STORE_JSON, coll, since, limit, add_json_item,
+			      items, &next, &more) != 0)
 		goto out;
 	snprintf(next_str, sizeof next_str, "%llu", next);
 	out = json_pack("{s:O,s:s,s:b}", "items", items, "next", next_str,
@@ -436,6 +534,24 @@ json_t *store_changes(const struct store *s, const char *coll,
 out:
 	json_decref(items);
 	return out;
+}
+
+/* {"id","version","deleted","xml"}, the element as GET shows it. */
+static json_t *render_xml_entry(const struct record *r)
+{
+	char version[32];
+	size_t len = 0;
+	char *text = xmlrec_render_record(r->id, r->version, r->deleted,
+					  r->xml, false, &len);
+	json_t *o;
+
+	if (text == NULL)
+		return NULL;
+	snprintf(version, sizeof version, "%lld", r->version);
+	o = json_pack("{s:s,s:s,s:b,s:s%}", "id", r->id, "version", version,
+		      "deleted", r->deleted, "xml", text, len);
+	free(text);
+	return o;
 }
 
 static json_t *dump_collection(const struct collection *c)
@@ -446,7 +562,11 @@ static json_t *dump_collection(const struct collection *c)
 	if (arr == NULL)
 		return NULL;
 	for (i = 0; i < c->len; i++) {
-		if (json_array_append_new(arr, store_render(c->recs[i])) != 0) {
+		json_t *one = c->kind == STORE_XML
+				      ? render_xml_entry(c->recs[i])
+				      : store_render(c->recs[i]);
+
+		if (json_array_append_new(arr, one) != 0) {
 			json_decref(arr);
 			return NULL;
 		}
@@ -457,27 +577,37 @@ static json_t *dump_collection(const struct collection *c)
 json_t *store_dump(const struct store *s)
 {
 	json_t *colls = json_object();
+	json_t *xml_colls = json_object();
 	json_t *out = NULL;
 	char seq[32];
 	size_t i;
 
-	if (colls == NULL)
+	if (colls == NULL || xml_colls == NULL)
 		goto out;
 	for (i = 0; i < s->len; i++) {
-		if (json_object_set_new(colls, s->colls[i]->name,
-					dump_collection(s->colls[i])) != 0)
+		const struct collection *c = s->colls[i];
+
+		if (json_object_set_new(c->kind == STORE_XML ? xml_colls : colls,
+					c->name, dump_collection(c)) != 0)
 			goto out;
 	}
 	snprintf(seq, sizeof seq, "%llu", s->seq);
-	out = json_pack("{s:O,s:s}", "collections", colls, "seq", seq);
+	out = json_pack("{s:O,s:O,s:s}", "collections", colls,
+			"xml_collections", xml_colls, "seq", seq);
 out:
 	json_decref(colls);
+	json_decref(xml_colls);
 	return out;
 }
 
 size_t store_record_count(const struct store *s)
 {
 	return s->records;
+}
+
+unsigned long long store_seq(const struct store *s)
+{
+	return s->seq;
 }
 
 /* Fixture versions are decimal strings of at most 18 digits, at least 1. */
@@ -531,8 +661,8 @@ static int load_fixture_record(struct store *s, struct collection *c,
 	if (payload != NULL)
 		strip_owned_members(payload);
 	if (payload == NULL ||
-	    insert_record(s, c, json_string_value(id), payload, version) ==
-		    NULL) {
+	    insert_record(s, c, json_string_value(id), payload, NULL,
+			  version) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -551,7 +681,7 @@ static int load_fixture_collection(struct store *s, const char *name,
 			 name);
 		return -1;
 	}
-	c = get_collection(s, name);
+	c = get_collection(s, STORE_JSON, name);
 	if (c == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
