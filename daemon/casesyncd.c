@@ -107,6 +107,8 @@ static int runtime_load(const struct options *o, const struct config *cur,
 		log_error("config_invalid", "problem=\"%s\"", err);
 		goto fail;
 	}
+	if (rt->remote)
+		remote_set_cancel(rt->remote, &stop_requested);
 	if (log_parse_level(rt->cfg->daemon_log_level, &lv) == CS_OK)
 		log_set_level(lv);
 	return CS_OK;

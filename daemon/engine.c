@@ -913,7 +913,7 @@ static int inbox_cycle(struct engine *en, struct engine_counts *c)
 
 int engine_syncs(const struct map_entity *e)
 {
-	return !e->parent && e->codec == CODEC_JSON && e->remote_collection;
+	return !e->parent && e->remote_collection;
 }
 
 int engine_cycle(struct engine *en, struct engine_counts *c)

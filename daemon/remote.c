@@ -48,6 +48,11 @@ void remote_free(struct remote *r)
 	free(r);
 }
 
+void remote_set_cancel(struct remote *r, volatile sig_atomic_t *flag)
+{
+	http_client_set_cancel(r->http, flag);
+}
+
 void remote_get_stats(const struct remote *r, struct remote_stats *out)
 {
 	*out = r->stats;

@@ -5,6 +5,8 @@
 #ifndef CASESYNC_REMOTE_H
 #define CASESYNC_REMOTE_H
 
+#include <signal.h>
+
 #include "codec_json.h"
 #include "common.h"
 #include "config.h"
@@ -75,6 +77,10 @@ struct remote_op {
 };
 int remote_run(struct remote *r, struct remote_op *ops, size_t n)
 	CS_MUST_CHECK;
+
+/* Requests in progress or waiting to be retried end early (CS_EIO) once
+ * *flag is set: the daemon passes its stop flag. */
+void remote_set_cancel(struct remote *r, volatile sig_atomic_t *flag);
 
 /* Counters for the cycle report. */
 struct remote_stats {

@@ -78,7 +78,8 @@ setup_sync_env() {
 daemon_config() {
 	# pg_virtualenv exports PGPASSWORD, which libpq prefers to a passfile.
 	local pw=${PGPASSWORD:-pw$$${RANDOM}x}
-	DROLE="cs_daemon_$(basename "$0" .sh)_$$"
+	daemon_n=$((${daemon_n:-0} + 1))
+	DROLE="cs_daemon_$(basename "$0" .sh)_$$_$daemon_n"
 	sql "CREATE ROLE $DROLE LOGIN PASSWORD '$pw' IN ROLE casesync_daemon" || exit 1
 	echo "*:*:*:$DROLE:$pw" >"$T/pgpass"
 	chmod 600 "$T/pgpass"
