@@ -32,12 +32,22 @@ use_fresh_db() {
 sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 
 start_sim() { # start_sim FIXTURE
+	start_sim_args --fixture "$1"
+}
+
+start_sim_args() { # start_sim_args LCS-SIM-OPTIONS...
 	rm -f "$T/port"
-	"$SIM" --quiet --port-file "$T/port" --fixture "$1" 2>"$T/sim.err" &
+	"$SIM" --quiet --port-file "$T/port" "$@" 2>"$T/sim.err" &
 	SIM_PID=$!
 	for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
 	SIM_PORT=$(cat "$T/port")
 	SIM_URL="http://127.0.0.1:$SIM_PORT"
+}
+
+stop_sim() {
+	kill "$SIM_PID" 2>/dev/null
+	wait "$SIM_PID" 2>/dev/null
+	SIM_PID=
 }
 
 write_config() { # write_config FILE

@@ -10,20 +10,6 @@ set -u
 CS() { "$BUILD/casesync" -c "$CONF" "$@"; }
 stat_of() { sim_json /_sim/stats "d['$1']"; }
 
-# Starts the simulator with extra options (after the fixture).
-start_sim_with() { # FIXTURE_OPTION FIXTURE OPTIONS...
-	rm -f "$T/port"
-	"$SIM" --quiet --port-file "$T/port" "$@" 2>"$T/sim.err" &
-	SIM_PID=$!
-	for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-	SIM_PORT=$(cat "$T/port")
-	SIM_URL="http://127.0.0.1:$SIM_PORT"
-}
-stop_sim() {
-	kill "$SIM_PID" 2>/dev/null
-	wait "$SIM_PID" 2>/dev/null
-	SIM_PID=
-}
 # A fresh database for each part of the script.
 fresh_db() {
 	export PGDATABASE="cs_connector_$$_$1"
@@ -50,7 +36,7 @@ printf '%s\n' "$SECRET" >"$T/creds/lcs-secret"
 chmod 600 "$T/creds/lcs-secret"
 
 # --- OAuth2 client credentials -------------------------------------------------
-start_sim_with --fixture "$ROOT/tests/fixtures/lcs-persons.json" \
+start_sim_args --fixture "$ROOT/tests/fixtures/lcs-persons.json" \
 	--oauth-client "casesync-test:$SECRET" --oauth-token-ttl 3600
 CONF="$T/casesync.conf"
 write_config "$CONF"
@@ -101,7 +87,7 @@ kill -TERM $DPID; wait $DPID 2>/dev/null
 # Refresh before expiry: tokens live 3 s, the daemon cycles every second.
 # Without the refresh a cycle would send an expired token and get 401s.
 stop_sim
-start_sim_with --fixture "$ROOT/tests/fixtures/lcs-persons.json" \
+start_sim_args --fixture "$ROOT/tests/fixtures/lcs-persons.json" \
 	--oauth-client "casesync-test:$SECRET" --oauth-token-ttl 3 --port "$SIM_PORT"
 CREDENTIALS_DIRECTORY="$T/creds" "$BUILD/casesyncd" -c "$T/long.conf" 2>"$T/refresh.log" &
 DPID=$!
@@ -212,7 +198,7 @@ cat >"$T/children.xml" <<'XML'
   </Children>
 </Message>
 XML
-start_sim_with --cin-fixture "$T/children.xml"
+start_sim_args --cin-fixture "$T/children.xml"
 write_config "$CONF"
 sed -i "s|^use = lcs-rest|use = lcs-xml|; s|^url = .*|url = $SIM_URL/xml/v1|" "$CONF"
 CS migrate --with-demo-store >/dev/null 2>&1

@@ -15,12 +15,7 @@ fi
 use_fresh_db
 IN="$T/inbox" OUT="$T/council-import"
 mkdir -p "$IN" "$OUT"
-rm -f "$T/port"
-"$SIM" --quiet --port-file "$T/port" --cin-fixture "$CIN/cin-2022.xml" \
-	--extract-dir "$IN" --import-dir "$OUT" 2>"$T/sim.err" &
-SIM_PID=$!
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-SIM_URL="http://127.0.0.1:$(cat "$T/port")"
+start_sim_args --cin-fixture "$CIN/cin-2022.xml" --extract-dir "$IN" --import-dir "$OUT"
 sim_post() { curl -sf -X POST -H 'Content-Type: application/json' -d "$2" "$SIM_URL$1"; }
 
 cat >"$T/c.conf" <<CONF

@@ -7,91 +7,11 @@ SIM=${SIM:-build/lcs-sim}
 FIXTURE="$(dirname "$0")/../lcs-sim/fixture-demo.json"
 PLAN=63
 
-tmp=$(mktemp -d) || exit 1
-sim_pid=
-n=0
-failed=0
-
-cleanup() {
-	if [ -n "$sim_pid" ] && kill -0 "$sim_pid" 2>/dev/null; then
-		kill -KILL "$sim_pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# check DESCRIPTION COMMAND...: one TAP line from the command's status.
-check() {
-	local desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		failed=$((failed + 1))
-	fi
-}
-
-not() { ! "$@"; }
-
-# req METHOD PATH [curl args...]: status in $code, body and headers in files.
-req() {
-	local method=$1 path=$2
-	shift 2
-	code=$(curl -s --max-time 10 -o "$tmp/body" -D "$tmp/hdr" \
-		-w '%{http_code}' -X "$method" "$base$path" "$@")
-}
-
-header() {
-	grep -i "^$1:" "$tmp/hdr" | head -n 1 | sed 's/^[^:]*:[ \t]*//; s/[ \t\r]*$//'
-}
-
-# json PYTHON_EXPR: true when the expression holds for the body, bound to
-# `d`; ids(d) lists the ids of a feed page.
-json() {
-	python3 -c 'import json, sys
-ids = lambda d: [i["id"] for i in d["items"]]
-d = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$tmp/body" "$1" 2>/dev/null
-}
-
-# jval PYTHON_EXPR: prints the expression's value for the body as `d`.
-jval() {
-	python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print(eval(sys.argv[2]))' "$tmp/body" "$1" 2>/dev/null
-}
-
-# expect STATUS [PYTHON_EXPR [Header=value...]]: the last response had
-# STATUS, its body satisfies the expression (skipped when empty) and each
-# header has exactly that value ("Header=" means absent).
-expect() {
-	local status=$1 expr=${2:-} spec
-	[ "$code" = "$status" ] || return 1
-	if [ -n "$expr" ]; then
-		json "$expr" || return 1
-	fi
-	shift 2 2>/dev/null || shift
-	for spec in "$@"; do
-		[ "$(header "${spec%%=*}")" = "${spec#*=}" ] || return 1
-	done
-}
+. "$(dirname "$0")/simtap.sh"
 
 echo "1..$PLAN"
 
-"$SIM" --port 0 --port-file "$tmp/port" --fixture "$FIXTURE" \
-	2>"$tmp/sim.err" &
-sim_pid=$!
-for _ in $(seq 50); do
-	[ -s "$tmp/port" ] && break
-	sleep 0.1
-done
-port=$(cat "$tmp/port" 2>/dev/null)
-if [ -z "$port" ]; then
-	echo "# simulator did not write its port file within 5 s"
-fi
-base="http://127.0.0.1:${port:-1}"
+start_sim --fixture "$FIXTURE"
 
 # --- change feed -----------------------------------------------------------
 req GET '/api/v1/persons/changes?since=0'
@@ -269,31 +189,9 @@ check "simulator exits 0 on SIGTERM" test "$sim_rc" = 0
 secret='s3cr:t+x%&='
 secret_enc='s3cr%3At%2Bx%25%26%3D'
 
-# stop SIGNAL: stops the simulator; its exit status in sim_rc.
-stop() {
-	kill -TERM "$sim_pid" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$sim_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$sim_pid" 2>/dev/null
-	wait "$sim_pid"
-	sim_rc=$?
-	sim_pid=
-}
-
-# start ARGS...: a simulator on a free port, stderr to $tmp/oauth.err.
-start() {
-	rm -f "$tmp/port"
-	"$SIM" --port 0 --port-file "$tmp/port" "$@" 2>>"$tmp/oauth.err" &
-	sim_pid=$!
-	for _ in $(seq 100); do
-		[ -s "$tmp/port" ] && break
-		kill -0 "$sim_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	base="http://127.0.0.1:$(cat "$tmp/port" 2>/dev/null)"
-}
+# start ARGS... / stop: the OAuth simulators, stderr to $tmp/oauth.err.
+start() { SIM_ERR="$tmp/oauth.err" start_sim "$@"; }
+stop() { stop_sim; }
 
 # token CURL_ARGS...: POST /oauth/token; the access token in $tok.
 token() {
@@ -438,11 +336,4 @@ check "no sanitizer report in the simulator's stderr" \
 	not grep -q -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" \
 	-e "runtime error:" "$tmp/sim.err" "$tmp/oauth.err"
 
-if [ "$failed" -ne 0 ]; then
-	sed 's/^/# sim: /' "$tmp/sim.err"
-fi
-if [ "$n" -ne "$PLAN" ]; then
-	echo "# planned $PLAN tests but ran $n"
-	exit 1
-fi
-[ "$failed" -eq 0 ]
+sim_tap_end

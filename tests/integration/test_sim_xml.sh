@@ -15,65 +15,8 @@ SAMPLE="$CIN/cin-2022.xml"
 XSD="$CIN/CIN_schema_2024.xsd"
 PLAN=60
 
-tmp=$(mktemp -d) || exit 1
-sim_pid=
-n=0
-failed=0
-
-cleanup() {
-	if [ -n "$sim_pid" ] && kill -0 "$sim_pid" 2>/dev/null; then
-		kill -KILL "$sim_pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# check DESCRIPTION COMMAND...: one TAP line from the command's status.
-check() {
-	local desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		failed=$((failed + 1))
-	fi
-}
-
-skip() {
-	n=$((n + 1))
-	echo "ok $n # SKIP $1"
-}
-
+. "$(dirname "$0")/simtap.sh"
 have_shared() { [ -r "$SAMPLE" ] && [ -r "$XSD" ]; }
-
-not() { ! "$@"; }
-
-# req METHOD PATH [curl args...]: status in $code, body and headers in files.
-req() {
-	local method=$1 path=$2
-	shift 2
-	code=$(curl -s --max-time 20 -o "$tmp/body" -D "$tmp/hdr" \
-		-w '%{http_code}' -X "$method" "$base$path" "$@")
-}
-
-header() {
-	grep -i "^$1:" "$tmp/hdr" | head -n 1 | sed 's/^[^:]*:[ \t]*//; s/[ \t\r]*$//'
-}
-
-# json PYTHON_EXPR: true when the expression holds for the JSON body as d.
-json() {
-	python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$tmp/body" "$1" 2>/dev/null
-}
-
-jval() {
-	python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print(eval(sys.argv[2]))' "$tmp/body" "$1" 2>/dev/null
-}
 
 # xml PYTHON_EXPR [FILE]: true when the expression holds for the XML
 # document (the body by default): r is its root, ids(r) the id attributes
@@ -89,20 +32,6 @@ lachild = lambda c: c.find("ChildIdentifiers/LAchildID").text
 sys.exit(0 if eval(sys.argv[2]) else 1)' "${2:-$tmp/body}" "$1" 2>/dev/null
 }
 
-# expect STATUS [PYTHON_EXPR [Header=value...]]: as in test_sim.sh, with a
-# JSON body expression.
-expect() {
-	local status=$1 expr=${2:-} spec
-	[ "$code" = "$status" ] || return 1
-	if [ -n "$expr" ]; then
-		json "$expr" || return 1
-	fi
-	shift 2 2>/dev/null || shift
-	for spec in "$@"; do
-		[ "$(header "${spec%%=*}")" = "${spec#*=}" ] || return 1
-	done
-}
-
 # expect_xml STATUS PYTHON_EXPR [Header=value...]: the same for XML bodies,
 # which must also come as application/xml.
 expect_xml() {
@@ -114,34 +43,6 @@ expect_xml() {
 	for spec in "$@"; do
 		[ "$(header "${spec%%=*}")" = "${spec#*=}" ] || return 1
 	done
-}
-
-# start_sim ARGS...: a simulator on a free port; sets sim_pid and base.
-start_sim() {
-	rm -f "$tmp/port"
-	"$SIM" --port 0 --port-file "$tmp/port" "$@" 2>>"$tmp/sim.err" &
-	sim_pid=$!
-	for _ in $(seq 100); do
-		[ -s "$tmp/port" ] && break
-		kill -0 "$sim_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	port=$(cat "$tmp/port" 2>/dev/null)
-	[ -n "$port" ] || echo "# simulator did not start"
-	base="http://127.0.0.1:${port:-1}"
-}
-
-# stop_sim: SIGTERM, wait; the exit status in sim_rc.
-stop_sim() {
-	kill -TERM "$sim_pid" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$sim_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$sim_pid" 2>/dev/null
-	wait "$sim_pid"
-	sim_rc=$?
-	sim_pid=
 }
 
 # child ID GENDER [EXTRA]: a Child element valid against the CIN schema.
@@ -513,11 +414,4 @@ stop_sim
 check "it exits 0 on SIGTERM, and no simulator run made a sanitizer report" \
 	eval '[ "$sim_rc" = 0 ] && not grep -q -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" -e "runtime error:" "$tmp/sim.err"'
 
-if [ "$failed" -ne 0 ]; then
-	sed 's/^/# sim: /' "$tmp/sim.err" | head -n 200
-fi
-if [ "$n" -ne "$PLAN" ]; then
-	echo "# planned $PLAN tests but ran $n"
-	exit 1
-fi
-[ "$failed" -eq 0 ]
+sim_tap_end
