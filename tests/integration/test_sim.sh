@@ -5,7 +5,7 @@ set -u
 
 SIM=${SIM:-build/lcs-sim}
 FIXTURE="$(dirname "$0")/../lcs-sim/fixture-demo.json"
-PLAN=63
+PLAN=88
 
 . "$(dirname "$0")/simtap.sh"
 
@@ -17,6 +17,10 @@ start_sim --fixture "$FIXTURE"
 req GET '/api/v1/persons/changes?since=0'
 check "feed since=0 lists the fixture persons in order, more=false" \
 	expect 200 'ids(d) == ["P-1001", "P-1002", "P-1003", "P-1004", "P-1005"] and d["next"] == "5" and d["more"] is False'
+
+check "fixture records carry a modified time: RFC 3339 UTC with milliseconds, the load time" \
+	json 'all(abs(skew(i["modified"])) < 30 for i in d["items"])'
+m_fixture=$(jval 'd["items"][0]["modified"]')
 
 req GET '/api/v1/persons/changes?limit=2'
 check "feed page 1 (limit=2): two items, next=2, more=true" \
@@ -46,33 +50,38 @@ check "feed of an unknown collection is 200 and empty" \
 req GET /api/v1/persons/P-1002
 check "GET returns the record with ETag matching its version" \
 	expect 200 'd["id"] == "P-1002" and d["version"] == "3"' 'ETag="3"'
+check "the answer has exactly one Date header, from the simulator's clock (no offset)" \
+	near "$(date_skew)" 0 30
 
 req PUT /api/v1/persons/P-1001 -H 'If-Match: "1"' \
-	-d '{"id":"forged","version":"77","given_name":"Changed","family_name":"Fixtureson"}'
-check "PUT with current If-Match is 200, version 2, id/version not taken from body" \
-	expect 200 'd == {"id": "P-1001", "version": "2", "given_name": "Changed", "family_name": "Fixtureson"}' 'ETag="2"'
+	-d '{"id":"forged","version":"77","modified":"1999-01-01T00:00:00.000Z","given_name":"Changed","family_name":"Fixtureson"}'
+check "PUT with current If-Match is 200, version 2, id/version/modified not taken from body" \
+	expect 200 'nomod(d) == {"id": "P-1001", "version": "2", "given_name": "Changed", "family_name": "Fixtureson"} and list(d)[:3] == ["id", "version", "modified"]' 'ETag="2"'
+check "the update set a new modified time: later than the fixture's, now" \
+	json "abs(skew(d['modified'])) < 30 and ms(d['modified']) > ms('${m_fixture:-x}')"
+m_put=$(jval 'd["modified"]')
 
 req GET "/api/v1/persons/changes?since=5"
-check "updated record appears in the feed after the previous next cursor" \
-	expect 200 'ids(d) == ["P-1001"] and d["items"][0]["version"] == "2" and d["next"] == "6"'
+check "updated record appears in the feed after the previous next cursor, with its modified time" \
+	expect 200 "ids(d) == ['P-1001'] and d['items'][0]['version'] == '2' and d['next'] == '6' and d['items'][0]['modified'] == '${m_put:-x}'"
 
 req PUT /api/v1/persons/P-1001 -H 'If-Match: "1"' -d '{"given_name":"Lost"}'
 check "PUT with stale If-Match is 412 reporting the current version" \
 	expect 412 'd == {"error": "precondition failed", "version": "2"}'
 
 req GET /api/v1/persons/P-1001
-check "record is unchanged after the 412" \
-	expect 200 'd["version"] == "2" and d["given_name"] == "Changed"' 'ETag="2"'
+check "record is unchanged after the 412, modified too" \
+	expect 200 "d['version'] == '2' and d['given_name'] == 'Changed' and d['modified'] == '${m_put:-x}'" 'ETag="2"'
 
 # --- POST and Idempotency-Key ------------------------------------------------
 req POST /api/v1/persons -H 'Idempotency-Key: key-1' \
-	-d '{"given_name":"Newly","family_name":"Created"}'
-check "POST creates id 900001 with 201, Location and ETag" \
-	expect 201 'd == {"id": "900001", "version": "1", "given_name": "Newly", "family_name": "Created"}' \
+	-d '{"given_name":"Newly","family_name":"Created","modified":"2099-12-31T23:59:59.999Z"}'
+check "POST creates id 900001 with 201, Location and ETag, modified now (not from the body)" \
+	expect 201 'nomod(d) == {"id": "900001", "version": "1", "given_name": "Newly", "family_name": "Created"} and abs(skew(d["modified"])) < 30' \
 	'Location=/api/v1/persons/900001' 'ETag="1"' 'Idempotent-Replayed='
 
 req POST /api/v1/persons -H 'Idempotency-Key: key-1' \
-	-d '{"given_name":"Newly","family_name":"Created"}'
+	-d '{"given_name":"Newly","family_name":"Created","modified":"2099-12-31T23:59:59.999Z"}'
 check "replayed POST returns the same record with Idempotent-Replayed: true" \
 	expect 201 'd["id"] == "900001"' 'Idempotent-Replayed=true' \
 	'Location=/api/v1/persons/900001' 'ETag="1"'
@@ -120,8 +129,12 @@ req GET /api/v1/persons/P-1003
 check "GET after DELETE is 404" expect 404
 
 req GET "/api/v1/persons/changes?since=${feed_next:-x}"
-check "feed shows the tombstone with deleted:true and version 2" \
-	expect 200 'd["items"] == [{"id": "P-1003", "version": "2", "deleted": True}]'
+check "feed shows the tombstone with deleted:true, version 2 and the time of the delete" \
+	expect 200 "[nomod(i) for i in d['items']] == [{'id': 'P-1003', 'version': '2', 'deleted': True}] and list(d['items'][0]) == ['id', 'version', 'modified', 'deleted'] and abs(skew(d['items'][0]['modified'])) < 30 and ms(d['items'][0]['modified']) > ms('${m_put:-x}')"
+
+req GET /_sim/dump
+check "the dump shows modified on every record, tombstones included" \
+	json "all(ms(r['modified']) for r in d['collections']['persons']) and [r['modified'] for r in d['collections']['persons'] if r['id'] == 'P-1001'] == ['${m_put:-x}']"
 
 # --- reset -------------------------------------------------------------------
 req POST /_sim/reset
@@ -159,8 +172,57 @@ check "max_inflight counts the 4 requests held by a delay at the same moment, al
 
 req POST /_sim/reset
 req GET /_sim/stats
-check "POST /_sim/reset sets max_inflight back to 0" \
-	expect 200 'd["max_inflight"] == 0'
+check "POST /_sim/reset sets max_inflight back to 0, and the mutation counters" \
+	expect 200 'd["max_inflight"] == 0 and (d["created"], d["updated"], d["deleted"]) == (0, 0, 0)'
+
+# --- effective mutation counters; DELETE with If-Match and Idempotency-Key -----------
+req POST /api/v1/persons -H 'Idempotency-Key: c-1' -d '{"given_name":"Once"}'
+req POST /api/v1/persons -H 'Idempotency-Key: c-1' -d '{"given_name":"Once"}'
+req PUT /api/v1/persons/900001 -H 'Idempotency-Key: c-2' -H 'If-Match: "1"' \
+	-d '{"given_name":"Twice"}'
+req PUT /api/v1/persons/900001 -H 'Idempotency-Key: c-2' -H 'If-Match: "1"' \
+	-d '{"given_name":"Twice"}'
+req PUT /api/v1/persons/900001 -H 'If-Match: "1"' -d '{"given_name":"Stale"}'
+req PUT /api/v1/persons/P-9999 -d '{"given_name":"Absent"}'
+req GET /_sim/stats
+check "counters: a create and an update once each; replays, 412 and 404 not counted" \
+	expect 200 '(d["created"], d["updated"], d["deleted"], d["replays"]) == (1, 1, 0, 2)'
+
+req POST /_sim/faults -d '{"rules": [
+  {"match": "POST /api/v1/persons", "fault": "status", "status": 503},
+  {"match": "POST /api/v1/persons", "fault": "truncated"}]}'
+req POST /api/v1/persons -d '{"given_name":"Refused"}'
+code1=$code
+req POST /api/v1/persons -d '{"given_name":"Lost answer"}'
+req DELETE /_sim/faults
+req GET /_sim/stats
+check "a write a status fault refused is not counted, one applied under a truncated answer is" \
+	eval '[ "$code1" = 503 ] && expect 200 "d[\"created\"] == 2 and d[\"writes\"] == 8"'
+
+req DELETE /api/v1/persons/900001 -H 'Idempotency-Key: c-3' -H 'If-Match: "2"'
+check "DELETE with Idempotency-Key and the current If-Match is 204" \
+	expect 204 '' 'Idempotent-Replayed='
+req DELETE /api/v1/persons/900001 -H 'Idempotency-Key: c-3' -H 'If-Match: "2"'
+check "the replayed DELETE answers the stored 204 with Idempotent-Replayed: true, no body" \
+	eval 'expect 204 "" "Idempotent-Replayed=true" && [ ! -s "$tmp/body" ]'
+req DELETE /api/v1/persons/900001
+check "a DELETE of an already deleted record is 404" \
+	expect 404 'd == {"error": "record not found"}'
+req DELETE /api/v1/persons/P-1001 -H 'If-Match: "7"'
+check "a DELETE with a stale If-Match is 412, nothing deleted" \
+	eval 'expect 412 "d == {\"error\": \"precondition failed\", \"version\": \"1\"}" && req GET /api/v1/persons/P-1001 && expect 200'
+req GET /_sim/dump
+check "the record was deleted once: tombstone at version 3" \
+	expect 200 '[(r["version"], r.get("deleted")) for r in d["collections"]["persons"] if r["id"] == "900001"] == [("3", True)]'
+
+req POST /xml/v1/notes --data-binary '<Note>x</Note>'
+req PUT /xml/v1/notes/900003 --data-binary '<Note>y</Note>'
+req DELETE /xml/v1/notes/900003 -H 'Idempotency-Key: c-4' -H 'If-Match: "2"'
+req DELETE /xml/v1/notes/900003 -H 'Idempotency-Key: c-4' -H 'If-Match: "2"'
+code1=$code
+req GET /_sim/stats
+check "JSON and XML count together: 3 created, 2 updated, 1+1 deleted; the replays counted as replays only" \
+	eval '[ "$code1" = 204 ] && expect 200 "(d[\"created\"], d[\"updated\"], d[\"deleted\"], d[\"replays\"]) == (3, 2, 2, 4)"'
 
 # --- logging and shutdown ----------------------------------------------------
 check "request log has METHOD PATH STATUS without the query string" \
@@ -313,6 +375,74 @@ check "without --oauth-client there is no token endpoint, no token is needed, no
 	eval '[ "$code1" = 404 ] && [ "$code2" = 200 ] && expect 200 "d[\"tokens_issued\"] == 0 and d[\"unauthorized\"] == 0"'
 stop
 
+# --- clock offset -----------------------------------------------------------------
+# clock_is OFFSET: the last answer has one Date header, OFFSET s from now.
+clock_is() { near "$(date_skew)" "$1" 30; }
+
+SIM_ERR="$tmp/clock.err" start_sim --quiet --fixture "$FIXTURE" --clock-offset=-600
+req GET /api/v1/persons/P-1001
+check "--clock-offset -600: the Date header and the fixture's modified times are 600 s behind" \
+	eval 'clock_is -600 && expect 200 "abs(skew(d[\"modified\"]) + 600) < 30"'
+
+req POST /api/v1/persons -d '{"given_name":"Skewed"}'
+check "a record created then has modified 600 s behind, and so has the Date" \
+	eval 'clock_is -600 && expect 201 "abs(skew(d[\"modified\"]) + 600) < 30"'
+m_created=$(jval 'd["modified"]')
+
+req GET /_sim/clock
+check "GET /_sim/clock answers the offset" expect 200 'd == {"offset": -600}'
+
+req POST /_sim/clock -d '{"offset": 3600}'
+check "POST /_sim/clock {\"offset\": 3600} is 200 with the new offset, and Date follows at once" \
+	eval 'expect 200 "d == {\"offset\": 3600}" && clock_is 3600'
+
+req PUT /api/v1/persons/900001 -d '{"given_name":"Ahead"}'
+check "an update after the change has modified an hour ahead" \
+	eval 'clock_is 3600 && expect 200 "abs(skew(d[\"modified\"]) - 3600) < 30 and ms(d[\"modified\"]) > ms(\"${m_created:-x}\")"'
+
+req DELETE /api/v1/persons/900001
+check "a 204 carries exactly one Date from the shifted clock" \
+	eval '[ "$code" = 204 ] && clock_is 3600'
+req GET '/api/v1/persons/changes?since=5'
+check "the tombstone's modified is the delete's time on the shifted clock" \
+	expect 200 'd["items"][-1]["deleted"] is True and abs(skew(d["items"][-1]["modified"]) - 3600) < 30'
+
+req GET /api/v1/persons/P-9999
+skew404=$(date_skew)
+req GET /api/v1/persons
+skew405=$(date_skew)
+req GET /_sim/stats
+skewsim=$(date_skew)
+requests0=$(jval 'd["requests"]')
+req POST /_sim/faults -d '{"rules": [{"match": "GET /api/v1/", "fault": "status", "status": 503}]}'
+req GET /api/v1/persons/P-1001
+check "404, 405, /_sim/ and injected 503 answers carry one shifted Date too" \
+	eval '[ "$code" = 503 ] && clock_is 3600 && near "$skew404" 3600 30 && near "$skew405" 3600 30 && near "$skewsim" 3600 30'
+
+bad_clock=0
+for body in '{"offset": "60"}' '{"offset": 315576001}' '{"offset": -315576001}' \
+	'{"offset": 1.5}' '{"offset": 1, "x": 1}' '{}' '[]' 'not json'; do
+	req POST /_sim/clock -d "$body"
+	[ "$code" = 400 ] || bad_clock=$((bad_clock + 1))
+done
+req GET /_sim/clock
+check "a bad /_sim/clock body (string, out of range, fraction, extra member, not an object) is 400, nothing changes" \
+	eval '[ "$bad_clock" = 0 ] && expect 200 "d == {\"offset\": 3600}"'
+
+req POST /_sim/clock -d '{"offset": -315576000}'
+req POST /api/v1/persons -d '{"given_name":"Decade"}'
+check "the offset may be 10 years back" \
+	expect 201 'abs(skew(d["modified"]) + 315576000) < 30'
+
+req GET /_sim/stats
+check "/_sim/clock requests are not counted in the stats" \
+	expect 200 "d['requests'] == ${requests0:-x} + 2"
+
+req POST /_sim/reset
+check "POST /_sim/reset returns the clock to the command line's offset" \
+	eval 'clock_is -600 && req GET /_sim/clock && expect 200 "d == {\"offset\": -600}"'
+stop_sim
+
 # bad_usage ARGS...: the simulator refuses to start with exit 2.
 bad_usage() {
 	"$SIM" --port 0 "$@" >/dev/null 2>"$tmp/usage.err" &
@@ -332,8 +462,16 @@ check "--oauth-token-ttl without --oauth-client is bad usage" \
 check "--oauth-client without ID:SECRET is bad usage, and the value is not quoted" \
 	eval 'bad_usage --oauth-client NOCOLONSECRET && grep -q "oauth-client must be ID:SECRET" "$tmp/usage.err" && not grep -q NOCOLONSECRET "$tmp/usage.err"'
 
+bad_offsets=0
+for v in abc 315576001 -315576001 1.5 '' 60s; do
+	bad_usage --clock-offset "$v" && grep -q "invalid --clock-offset" "$tmp/usage.err" ||
+		bad_offsets=$((bad_offsets + 1))
+done
+check "--clock-offset that is not an integer within 10 years, or without a value, is bad usage" \
+	eval '[ "$bad_offsets" = 0 ] && bad_usage --clock-offset && grep -q "clock-offset needs a value" "$tmp/usage.err"'
+
 check "no sanitizer report in the simulator's stderr" \
 	not grep -q -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" \
-	-e "runtime error:" "$tmp/sim.err" "$tmp/oauth.err"
+	-e "runtime error:" "$tmp/sim.err" "$tmp/oauth.err" "$tmp/clock.err"
 
 sim_tap_end

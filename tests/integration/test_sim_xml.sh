@@ -13,23 +13,30 @@ FIXTURE="$ROOT/tests/lcs-sim/fixture-demo.json"
 CIN="$ROOT/../shared/data/cin"
 SAMPLE="$CIN/cin-2022.xml"
 XSD="$CIN/CIN_schema_2024.xsd"
-PLAN=60
+PLAN=67
 
 . "$(dirname "$0")/simtap.sh"
 have_shared() { [ -r "$SAMPLE" ] && [ -r "$XSD" ]; }
 
 # xml PYTHON_EXPR [FILE]: true when the expression holds for the XML
 # document (the body by default): r is its root, ids(r) the id attributes
-# of r's children, text the raw text. The documents are the simulator's
-# own output.
+# of r's children, text the raw text; ms and skew as in simtap.sh. The
+# documents are the simulator's own output.
 xml() {
 	python3 -c 'import sys, xml.etree.ElementTree as ET
+'"$PY_MODIFIED"'
 text = open(sys.argv[1], "rb").read().decode("utf-8")
 r = ET.fromstring(text.encode("utf-8"))
 ids = lambda e: [c.get("id") for c in e]
 kid = lambda e, i: [c for c in e if c.get("id") == i][0]
 lachild = lambda c: c.find("ChildIdentifiers/LAchildID").text
-sys.exit(0 if eval(sys.argv[2]) else 1)' "${2:-$tmp/body}" "$1" 2>/dev/null
+sys.exit(0 if eval(sys.argv[2]) else 1)' "${2:-$tmp/body}" "$1" "$(date -u +%s)" 2>/dev/null
+}
+
+# xattr NAME: prints the attribute NAME of the body's root element.
+xattr() {
+	python3 -c 'import sys, xml.etree.ElementTree as ET
+print(ET.parse(sys.argv[1]).getroot().get(sys.argv[2]))' "$tmp/body" "$1" 2>/dev/null
 }
 
 # expect_xml STATUS PYTHON_EXPR [Header=value...]: the same for XML bodies,
@@ -91,6 +98,8 @@ start_sim --fixture "$FIXTURE" --cin-fixture "$tmp/cin.xml" \
 req GET /xml/v1/children/changes
 check "XML feed lists the CIN fixture's children by LAchildID, version 1, after the JSON fixture's seqs" \
 	expect_xml 200 'r.tag == "changes" and r.get("next") == "7" and r.get("more") == "false" and ids(r) == ["SIM-C1", "SIM-C2"] and [c.get("version") for c in r] == ["1", "1"] and [lachild(c) for c in r] == ["SIM-C1", "SIM-C2"]'
+check "the census fixture's records carry modified: RFC 3339 UTC with milliseconds, the load time" \
+	xml 'all(abs(skew(c.get("modified"))) < 30 for c in r)'
 
 req GET '/xml/v1/children/changes?since=0&limit=1'
 check "XML feed page 1 (limit=1): one record, next=6, more=true" \
@@ -109,8 +118,8 @@ check "XML feed with limit=0 is 400 with a JSON error" \
 	expect 400 'd == {"error": "invalid since or limit"}'
 
 req GET /xml/v1/children/SIM-C2
-check "GET of an XML record: the element as the document, id and version first, ETag" \
-	expect_xml 200 'r.tag == "Child" and r.get("id") == "SIM-C2" and r.get("version") == "1" and list(r.attrib) == ["id", "version"] and r.find("ChildIdentifiers/GenderCurrent").text == "2" and text.startswith("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Child id=\"SIM-C2\" version=\"1\">")' 'ETag="1"'
+check "GET of an XML record: the element as the document, id, version and modified first, ETag" \
+	expect_xml 200 'r.tag == "Child" and r.get("id") == "SIM-C2" and r.get("version") == "1" and list(r.attrib) == ["id", "version", "modified"] and ms(r.get("modified")) and r.find("ChildIdentifiers/GenderCurrent").text == "2" and text.startswith("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Child id=\"SIM-C2\" version=\"1\" modified=\"" + r.get("modified") + "\">")' 'ETag="1"'
 
 req GET /xml/v1/children/NOPE
 check "GET of an unknown XML record is 404 with a JSON error" \
@@ -122,19 +131,22 @@ check "the JSON collection of the same name is separate (empty)" \
 
 # --- writes -------------------------------------------------------------------
 req POST /xml/v1/notes -H 'Content-Type: application/xml' \
-	--data-binary '<?xml version="1.0"?><!-- c --><Note id="forged" version="77" kind="a&amp;b">Caf&#233; &lt;x&gt;<Line n="1">one</Line></Note>'
-check "POST creates an XML record: 201, Location /xml/v1/..., ETag, own id/version, body attributes kept" \
-	expect_xml 201 'r.tag == "Note" and r.get("id") == "900001" and r.get("version") == "1" and list(r.attrib) == ["id", "version", "kind"] and r.get("kind") == "a&b" and r.text == "Café <x>" and r.find("Line").text == "one"' \
+	--data-binary '<?xml version="1.0"?><!-- c --><Note id="forged" version="77" modified="1999-01-01T00:00:00.000Z" kind="a&amp;b">Caf&#233; &lt;x&gt;<Line n="1">one</Line></Note>'
+check "POST creates an XML record: 201, Location /xml/v1/..., ETag, own id/version/modified, body attributes kept" \
+	expect_xml 201 'r.tag == "Note" and r.get("id") == "900001" and r.get("version") == "1" and list(r.attrib) == ["id", "version", "modified", "kind"] and abs(skew(r.get("modified"))) < 30 and r.get("kind") == "a&b" and r.text == "Café <x>" and r.find("Line").text == "one"' \
 	'Location=/xml/v1/notes/900001' 'ETag="1"'
+m_create=$(xattr modified)
 
 req POST /api/v1/notes -d '{"text":"json"}'
 check "the id counter is global: a JSON POST then gets 900002" \
 	expect 201 'd["id"] == "900002"' 'Location=/api/v1/notes/900002'
 
+sleep 0.01
 req PUT /xml/v1/notes/900001 -H 'If-Match: "1"' \
-	--data-binary '<Memo id="x" version="5" deleted="true"><Line>two</Line></Memo>'
-check "PUT with current If-Match replaces the payload (new element name), version 2, owned attributes stripped" \
-	expect_xml 200 'r.tag == "Memo" and r.attrib == {"id": "900001", "version": "2"} and r.find("Line").text == "two"' 'ETag="2"'
+	--data-binary '<Memo id="x" version="5" modified="2099-01-01T00:00:00.000Z" deleted="true"><Line>two</Line></Memo>'
+check "PUT with current If-Match replaces the payload (new element name), version 2, owned attributes stripped, modified later" \
+	expect_xml 200 "r.tag == 'Memo' and list(r.attrib) == ['id', 'version', 'modified'] and r.get('id') == '900001' and r.get('version') == '2' and ms(r.get('modified')) > ms('${m_create:-x}') and abs(skew(r.get('modified'))) < 30 and r.find('Line').text == 'two'" 'ETag="2"'
+m_put=$(xattr modified)
 
 req PUT /xml/v1/notes/900001 -H 'If-Match: "1"' --data-binary '<Memo>lost</Memo>'
 check "PUT with a stale If-Match is 412 with the current version" \
@@ -153,15 +165,30 @@ req POST /xml/v1/notes -H 'Idempotency-Key: xml-key-1' --data-binary '<Note>othe
 check "the same Idempotency-Key with another XML body is 422" \
 	expect 422 'd == {"error": "idempotency key reused with a different request"}'
 
-req DELETE /xml/v1/notes/900001 -H 'If-Match: "2"'
-check "DELETE of an XML record is 204" expect 204
+req GET /_sim/stats
+mut0=$(jval '(d["created"], d["updated"], d["deleted"], d["replays"])')
+req DELETE /xml/v1/notes/900001 -H 'If-Match: "2"' -H 'Idempotency-Key: xml-del'
+check "DELETE of an XML record with If-Match and Idempotency-Key is 204" \
+	expect 204 '' 'Idempotent-Replayed='
+
+req DELETE /xml/v1/notes/900001 -H 'If-Match: "2"' -H 'Idempotency-Key: xml-del'
+check "the replayed XML DELETE answers the stored 204 with Idempotent-Replayed: true" \
+	eval 'expect 204 "" "Idempotent-Replayed=true" && [ ! -s "$tmp/body" ]'
+
+req DELETE /xml/v1/notes/900001
+check "a DELETE of an already deleted XML record is 404" \
+	expect 404 'd == {"error": "record not found"}'
 
 req GET /xml/v1/notes/900001
 check "GET after DELETE is 404" expect 404
 
+req GET /_sim/stats
+check "the delete counted once in deleted, its replay in replays only" \
+	expect 200 "(d['created'], d['updated'], d['deleted'], d['replays']) == tuple(a + b for a, b in zip(${mut0:-x}, (0, 0, 1, 1)))"
+
 req GET '/xml/v1/notes/changes?since=11'
-check "the feed shows the tombstone as the empty element with the last name and deleted=\"true\"" \
-	expect_xml 200 'text.endswith("<changes next=\"12\" more=\"false\"><Memo id=\"900001\" version=\"3\" deleted=\"true\"/></changes>\n")'
+check "the feed shows the tombstone as the empty element with the last name, modified and deleted=\"true\"" \
+	expect_xml 200 "re.search(r'<changes next=\"12\" more=\"false\"><Memo id=\"900001\" version=\"3\" modified=\"([^\"]*)\" deleted=\"true\"/></changes>\n\$', text) and ms(r[0].get('modified')) > ms('${m_put:-x}') and abs(skew(r[0].get('modified'))) < 30"
 
 # --- hostile and broken bodies ---------------------------------------------------
 req GET /_sim/stats
@@ -228,8 +255,8 @@ req DELETE /_sim/faults
 
 # --- dump ------------------------------------------------------------------------------
 req GET /_sim/dump
-check "dump lists XML collections apart, each record with id, version, deleted and its XML" \
-	expect 200 'sorted(d["xml_collections"]) == ["children", "notes"] and "children" not in d["collections"] and [(x["id"], x["version"], x["deleted"]) for x in d["xml_collections"]["children"]] == [("SIM-C1", "1", False), ("SIM-C2", "1", False)] and d["xml_collections"]["children"][0]["xml"].startswith("<Child id=\"SIM-C1\" version=\"1\">") and d["xml_collections"]["notes"][0] == {"id": "900001", "version": "3", "deleted": True, "xml": "<Memo id=\"900001\" version=\"3\" deleted=\"true\"/>"}'
+check "dump lists XML collections apart, each record with id, version, modified, deleted and its XML" \
+	expect 200 'sorted(d["xml_collections"]) == ["children", "notes"] and "children" not in d["collections"] and [(x["id"], x["version"], x["deleted"]) for x in d["xml_collections"]["children"]] == [("SIM-C1", "1", False), ("SIM-C2", "1", False)] and d["xml_collections"]["children"][0]["xml"].startswith("<Child id=\"SIM-C1\" version=\"1\" modified=\"%s\">" % d["xml_collections"]["children"][0]["modified"]) and list(d["xml_collections"]["notes"][0]) == ["id", "version", "modified", "deleted", "xml"] and nomod(d["xml_collections"]["notes"][0]) == {"id": "900001", "version": "3", "deleted": True, "xml": "<Memo id=\"900001\" version=\"3\" modified=\"%s\" deleted=\"true\"/>" % d["xml_collections"]["notes"][0]["modified"]}'
 
 # --- extract ---------------------------------------------------------------------------
 req POST /_sim/extract -d '{"collection":"children"}'
@@ -277,12 +304,17 @@ cp "$tmp/in/10-new.xml" "$tmp/in/70-writing.xml.part"
 ln -s "$tmp/in/10-new.xml" "$tmp/in/80-link.xml"
 cp "$tmp/in/10-new.xml" "$tmp/keep-10.xml"
 cp "$tmp/in/20-update.xml" "$tmp/keep-20.xml"
+req GET /_sim/stats
+mut0=$(jval '(d["created"], d["updated"], d["deleted"])')
 req GET /_sim/dump
 seq_before=$(jval 'd["seq"]')
 
 req POST /_sim/import
 check "import takes the 5 ready files, rejects 3 of them and counts the records of the others" \
 	expect 200 'd["files"] == 5 and d["records"] == 3 and d["rejected"] == 3 and (d["created"], d["updated"], d["unchanged"]) == (1, 1, 1)'
+req GET /_sim/stats
+check "the stats count the imported records created and updated, not the unchanged one" \
+	expect 200 "(d['created'], d['updated'], d['deleted']) == tuple(a + b for a, b in zip(${mut0:-x}, (1, 1, 0)))"
 
 check "accepted files are in processed/, the rejected in rejected/, the not-ready ones untouched" \
 	eval '[ "$(cd "$tmp/in" && find . -path ./processed -prune -o -path ./rejected -prune -o -print | sort | tr "\n" " ")" = ". ./.hidden.xml ./60-writing.xml.tmp ./70-writing.xml.part ./80-link.xml " ] && [ "$(ls "$tmp/in/processed" | tr "\n" " ")" = "10-new.xml 20-update.xml " ] && [ "$(ls "$tmp/in/rejected" | tr "\n" " ")" = "30-doctype.xml 30-doctype.xml.reason 40-partial.xml 40-partial.xml.reason 50-broken.xml 50-broken.xml.reason " ]'
@@ -330,8 +362,17 @@ req POST /_sim/import
 check "a file of 3000 Child records is streamed in whole" \
 	eval 'expect 200 "d[\"files\"] == 1 and d[\"created\"] == 3000" && req GET "/xml/v1/children/BULK-02999" && expect_xml 200 "r.find(\"Note\").text == \"t\" * (2999 % 50) + \" & 2999\""'
 
+# --- clock offset at run time -------------------------------------------------------------
+req POST /_sim/clock -d '{"offset": -7200}'
+req PUT /xml/v1/children/SIM-C1 --data-binary "$(child SIM-C1 2)"
+check "after POST /_sim/clock -7200 an XML update has modified and Date two hours behind" \
+	eval 'near "$(date_skew)" -7200 30 && expect_xml 200 "abs(skew(r.get(\"modified\")) + 7200) < 30"'
+
 # --- reset ----------------------------------------------------------------------------------
 req POST /_sim/reset
+check "reset puts the clock back to the command line's offset (none)" \
+	eval '[ "$code" = 204 ] && near "$(date_skew)" 0 30'
+
 req GET /_sim/dump
 check "reset reloads the CIN fixture: children SIM-C1 and SIM-C2 at version 1, seq 7" \
 	expect 200 'd["seq"] == "7" and list(d["xml_collections"]) == ["children"] and [(x["id"], x["version"]) for x in d["xml_collections"]["children"]] == [("SIM-C1", "1"), ("SIM-C2", "1")]'

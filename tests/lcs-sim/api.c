@@ -40,6 +40,10 @@ struct stats {
 	unsigned long long tokens_issued;
 	unsigned long long unauthorized; /* refused for want of a valid token */
 	unsigned long long max_inflight;
+	/* Creates, updates and deletes that changed stored data. */
+	unsigned long long created;
+	unsigned long long updated;
+	unsigned long long deleted;
 };
 
 struct api {
@@ -56,6 +60,8 @@ struct api {
 	unsigned long long inflight; /* /api/ and /xml/ requests in progress */
 	struct fault_table faults;
 	struct reqlog reqlog;
+	struct simclock clock;
+	long long clock_offset_start; /* --clock-offset, restored by reset */
 };
 
 struct route {
@@ -114,9 +120,12 @@ static char *format_etag(long long version)
 static void reply_xml_record(struct api_reply *reply, unsigned int status,
 			     const struct record *r)
 {
+	struct xmlrec_owned own;
+	char modified[SIMCLOCK_TEXT_SIZE];
+
+	store_xml_owned(r, &own, modified);
 	free(reply->body);
-	reply->body = xmlrec_render_record(r->id, r->version, r->deleted,
-					   r->xml, true, NULL);
+	reply->body = xmlrec_render_record(&own, r->xml, true, NULL);
 	reply->status = reply->body != NULL ? status : 500;
 	if (reply->body != NULL)
 		reply->content_type = XML_TYPE;
@@ -291,6 +300,7 @@ static void handle_create(struct api *api, const struct api_request *req,
 		reply_error(reply, 500, "cannot create record");
 		return;
 	}
+	api->stats.created++;
 	reply_record(reply, 201, r);
 	if (reply->status != 201)
 		return;
@@ -343,6 +353,7 @@ static void handle_replace(struct api *api, const struct api_request *req,
 		reply_error(reply, 500, "cannot update record");
 		return;
 	}
+	api->stats.updated++;
 	reply_record(reply, 200, r);
 }
 
@@ -358,6 +369,7 @@ static void handle_delete(struct api *api, const struct api_request *req,
 		reply_error(reply, 500, "cannot delete record");
 		return;
 	}
+	api->stats.deleted++;
 	reply->status = 204;
 }
 
@@ -472,7 +484,11 @@ static int parse_feed_args(const struct api_request *req,
 
 static int add_xml_item(void *arg, const struct record *r)
 {
-	return xmlrec_feed_add(arg, r->id, r->version, r->deleted, r->xml);
+	struct xmlrec_owned own;
+	char modified[SIMCLOCK_TEXT_SIZE];
+
+	store_xml_owned(r, &own, modified);
+	return xmlrec_feed_add(arg, &own, r->xml);
 }
 
 /* <changes next="N" more="..."> and the records, as XML. */
@@ -587,15 +603,18 @@ static json_t *stats_json(const struct api *api)
 					json_integer((json_int_t)st->by_method[i])))
 			goto out;
 	}
-	out = json_pack("{s:I,s:I,s:O,s:O,s:I,s:I,s:I,s:I,s:I}", "requests",
-			(json_int_t)st->requests, "writes",
+	out = json_pack("{s:I,s:I,s:O,s:O,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"requests", (json_int_t)st->requests, "writes",
 			(json_int_t)st->writes, "by_status", by_status,
 			"by_method", by_method, "replays",
 			(json_int_t)st->replays, "records",
 			(json_int_t)store_record_count(api->store),
 			"tokens_issued", (json_int_t)st->tokens_issued,
 			"unauthorized", (json_int_t)st->unauthorized,
-			"max_inflight", (json_int_t)st->max_inflight);
+			"max_inflight", (json_int_t)st->max_inflight,
+			"created", (json_int_t)st->created, "updated",
+			(json_int_t)st->updated, "deleted",
+			(json_int_t)st->deleted);
 out:
 	json_decref(by_status);
 	json_decref(by_method);
@@ -626,6 +645,7 @@ static void handle_reset(struct api *api, struct api_reply *reply)
 	api->stats.max_inflight = api->inflight;
 	fault_table_clear(&api->faults);
 	reqlog_init(&api->reqlog);
+	simclock_set_offset(&api->clock, api->clock_offset_start);
 	/* The fixture was validated at start-up, so only memory can run out. */
 	if (load_fixture(api, err, sizeof err) != 0) {
 		store_clear(api->store);
@@ -633,6 +653,45 @@ static void handle_reset(struct api *api, struct api_reply *reply)
 		return;
 	}
 	reply->status = 204;
+}
+
+static void reply_clock(struct api *api, struct api_reply *reply)
+{
+	reply_json(reply, 200,
+		   json_pack("{s:I}", "offset",
+			     (json_int_t)simclock_offset(&api->clock)));
+}
+
+/* {"offset": N}: N whole seconds within SIMCLOCK_MAX_OFFSET, nothing
+ * else. */
+static void handle_set_clock(struct api *api, const struct api_request *req,
+			     struct api_reply *reply)
+{
+	json_t *doc = parse_body(req, reply);
+	json_t *v;
+
+	if (doc == NULL)
+		return;
+	v = json_object_get(doc, "offset");
+	if (json_object_size(doc) != 1 || !json_is_integer(v) ||
+	    !simclock_valid_offset(json_integer_value(v))) {
+		reply_error(reply, 400, "invalid clock offset");
+	} else {
+		simclock_set_offset(&api->clock, json_integer_value(v));
+		reply_clock(api, reply);
+	}
+	json_decref(doc);
+}
+
+static void clock_route(struct api *api, const struct api_request *req,
+			struct api_reply *reply)
+{
+	if (streq(req->method, "GET"))
+		reply_clock(api, reply);
+	else if (streq(req->method, "POST"))
+		handle_set_clock(api, req, reply);
+	else
+		reply_method_not_allowed(reply, "GET, POST");
 }
 
 static void handle_set_faults(struct api *api, const struct api_request *req,
@@ -764,9 +823,13 @@ static void handle_import(struct api *api, struct api_reply *reply)
 {
 	struct cin_import_result res;
 	char problem[CIN_PROBLEM_MAX + 64];
+	int rc = cin_import(api->store, api->import_dir, &res, problem,
+			    sizeof problem);
 
-	if (cin_import(api->store, api->import_dir, &res, problem,
-		       sizeof problem) != 0) {
+	/* Files taken before a failure stay imported. */
+	api->stats.created += res.created;
+	api->stats.updated += res.updated;
+	if (rc != 0) {
 		reply_json(reply, 500,
 			   json_pack("{s:s,s:I,s:I,s:I}", "error",
 				     "import stopped: a file could not be read "
@@ -809,6 +872,8 @@ static void admin_route(struct api *api, const struct api_request *req,
 			reply_method_not_allowed(reply, "POST");
 	} else if (streq(name, "faults")) {
 		faults_route(api, req, reply);
+	} else if (streq(name, "clock")) {
+		clock_route(api, req, reply);
 	} else if (streq(name, "requests")) {
 		requests_route(api, req, reply);
 	} else if (streq(name, "extract") && api->extract_dir != NULL) {
@@ -948,10 +1013,10 @@ static void count_request(struct api *api, const struct api_request *req,
 {
 	struct stats *st = &api->stats;
 
-	/* Reading the stats, and the test controls for faults and the
-	 * request log, do not change them. */
+	/* Reading the stats, and the test controls for faults, the request
+	 * log and the clock, do not change them. */
 	if (streq(req->path, "/_sim/stats") || streq(req->path, "/_sim/faults") ||
-	    streq(req->path, "/_sim/requests"))
+	    streq(req->path, "/_sim/requests") || streq(req->path, "/_sim/clock"))
 		return;
 	st->requests++;
 	if (is_write(req))
@@ -1041,6 +1106,11 @@ void api_take_fault(struct api *api, const char *method, const char *path,
 	pthread_mutex_unlock(&api->lock);
 }
 
+void api_http_date(struct api *api, char out[SIMCLOCK_TEXT_SIZE])
+{
+	simclock_http_date(simclock_now_ms(&api->clock), out);
+}
+
 bool api_counts_inflight(const char *path)
 {
 	return strncmp(path, "/api/", 5) == 0 || strncmp(path, "/xml/", 5) == 0;
@@ -1079,6 +1149,8 @@ struct api *api_new(struct api_config *cfg, char *err, size_t errlen)
 	memset(&cfg->cin, 0, sizeof cfg->cin);
 	api->extract_dir = cfg->extract_dir;
 	api->import_dir = cfg->import_dir;
+	api->clock_offset_start = cfg->clock_offset_s;
+	simclock_set_offset(&api->clock, cfg->clock_offset_s);
 	idem_init(&api->idem);
 	fault_table_init(&api->faults);
 	reqlog_init(&api->reqlog);
@@ -1099,7 +1171,7 @@ struct api *api_new(struct api_config *cfg, char *err, size_t errlen)
 		}
 		api->oauth_on = true;
 	}
-	api->store = store_new();
+	api->store = store_new(&api->clock);
 	if (api->store == NULL || load_fixture(api, err, errlen) != 0) {
 		api_free(api);
 		return NULL;

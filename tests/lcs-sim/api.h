@@ -10,6 +10,7 @@
 
 #include "cin.h"
 #include "faults.h"
+#include "simclock.h"
 
 #define API_MAX_BODY ((size_t)1 << 20)
 
@@ -49,6 +50,7 @@ struct api_config {
 	const char *import_dir;	     /* NULL: /_sim/import answers 404 */
 	const char *oauth_client;    /* "ID:SECRET", NULL: no authentication */
 	unsigned int oauth_ttl_s;
+	long long clock_offset_s;    /* --clock-offset, within SIMCLOCK_MAX_OFFSET */
 };
 
 struct api;
@@ -75,6 +77,9 @@ void api_note(struct api *api, const struct api_request *req,
  * or ended (its answer is queued, or it was dropped), for max_inflight. */
 void api_inflight_begin(struct api *api);
 void api_inflight_end(struct api *api);
+/* Thread-safe, without the lock. The simulator's time now, shifted by the
+ * clock offset, as an HTTP-date for the Date header. */
+void api_http_date(struct api *api, char out[SIMCLOCK_TEXT_SIZE]);
 /* Whether requests to path count as in flight. */
 bool api_counts_inflight(const char *path);
 

@@ -45,6 +45,8 @@ struct options {
 	const char *oauth_client;
 	const char *oauth_ttl_text;
 	unsigned int oauth_ttl_s;
+	const char *clock_offset_text;
+	long long clock_offset_s;
 	bool quiet;
 };
 
@@ -99,7 +101,8 @@ static void usage(FILE *out)
 	      "               [--extract-dir DIR] [--import-dir DIR]\n"
 	      "               [--oauth-client ID:SECRET [--oauth-token-ttl S]]\n"
 	      "               [--tls-cert FILE --tls-key FILE\n"
-	      "               [--tls-client-ca FILE]] [--quiet] [--help]\n"
+	      "               [--tls-client-ca FILE]] [--clock-offset SECONDS]\n"
+	      "               [--quiet] [--help]\n"
 	      "\n"
 	      "  --listen ADDR         IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
 	      "  --port N              TCP port, 0 picks a free one (default 0)\n"
@@ -115,6 +118,8 @@ static void usage(FILE *out)
 	      "  --tls-cert FILE       PEM server certificate (and chain): serve HTTPS only\n"
 	      "  --tls-key FILE        PEM private key of --tls-cert, unencrypted\n"
 	      "  --tls-client-ca FILE  PEM CA: require a client certificate it signed\n"
+	      "  --clock-offset SECONDS  shift the simulator's clock (modified times,\n"
+	      "                        Date header) by -315576000 to 315576000 s\n"
 	      "  --quiet               do not log requests to stderr\n",
 	      out);
 }
@@ -197,6 +202,14 @@ static int check_options(struct options *opt)
 			return -1;
 		}
 	}
+	if (opt->clock_offset_text != NULL &&
+	    simclock_parse_offset(opt->clock_offset_text,
+				  &opt->clock_offset_s) != 0) {
+		fprintf(stderr, PROG ": invalid --clock-offset: %s (%lld to %lld "
+			"seconds)\n", opt->clock_offset_text,
+			-SIMCLOCK_MAX_OFFSET, SIMCLOCK_MAX_OFFSET);
+		return -1;
+	}
 	if (opt->oauth_ttl_text != NULL) {
 		if (opt->oauth_client == NULL) {
 			fprintf(stderr, PROG ": --oauth-token-ttl needs "
@@ -220,13 +233,14 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		"--listen", "--port", "--port-file", "--fixture",
 		"--tls-cert", "--tls-key", "--tls-client-ca",
 		"--cin-fixture", "--extract-dir", "--import-dir",
-		"--oauth-client", "--oauth-token-ttl",
+		"--oauth-client", "--oauth-token-ttl", "--clock-offset",
 	};
 	const char **targets[] = {
 		&opt->listen, NULL, &opt->port_file, &opt->fixture,
 		&opt->tls_cert, &opt->tls_key, &opt->tls_client_ca,
 		&opt->cin_fixture, &opt->extract_dir, &opt->import_dir,
 		&opt->oauth_client, &opt->oauth_ttl_text,
+		&opt->clock_offset_text,
 	};
 	int i;
 
@@ -335,6 +349,7 @@ static struct api *create_api(const struct options *opt)
 	cfg.import_dir = opt->import_dir;
 	cfg.oauth_client = opt->oauth_client;
 	cfg.oauth_ttl_s = opt->oauth_ttl_s;
+	cfg.clock_offset_s = opt->clock_offset_s;
 	if ((opt->extract_dir != NULL &&
 	     !cin_check_dir("--extract-dir", opt->extract_dir)) ||
 	    (opt->import_dir != NULL &&
@@ -623,10 +638,14 @@ static struct MHD_Response *build_response(struct server *srv,
 {
 	bool has_body = reply->body != NULL || f->kind == FAULT_BIG;
 	struct MHD_Response *resp = body_response(srv, conn, f, reply);
+	char date[SIMCLOCK_TEXT_SIZE];
 
 	if (resp == NULL)
 		return NULL;
-	if ((has_body &&
+	/* From the shifted clock (MHD adds none, see start_daemon). */
+	api_http_date(srv->api, date);
+	if (!add_header(resp, "Date", date) ||
+	    (has_body &&
 	     !add_header(resp, "Content-Type",
 			 reply->content_type != NULL ? reply->content_type
 						     : "application/json")) ||
@@ -997,8 +1016,12 @@ static struct MHD_Daemon *start_daemon(const struct options *opt,
 				       struct server *srv)
 {
 	struct sockaddr_storage ss;
+	/* Every answer of the simulator sets its own Date from the shifted
+	 * clock; MHD's own error answers (never passed to the simulator)
+	 * then carry none rather than one from the unshifted clock. */
 	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-			     MHD_ALLOW_SUSPEND_RESUME;
+			     MHD_ALLOW_SUSPEND_RESUME |
+			     MHD_USE_SUPPRESS_DATE_NO_CLOCK;
 	struct MHD_OptionItem tls_opts[5];
 	size_t n = 0;
 	struct MHD_Daemon *d;

@@ -42,6 +42,7 @@ struct store {
 	unsigned long long seq;
 	unsigned long long next_id;
 	size_t records;
+	struct simclock *clock;
 };
 
 static char *dup_str(const char *s)
@@ -102,12 +103,13 @@ static void collection_free(struct collection *c)
 	free(c);
 }
 
-struct store *store_new(void)
+struct store *store_new(struct simclock *clock)
 {
 	struct store *s = calloc(1, sizeof *s);
 
 	if (s == NULL)
 		return NULL;
+	s->clock = clock;
 	strmap_init(&s->by_name);
 	strmap_init(&s->by_xml_name);
 	s->next_id = FIRST_NEW_ID;
@@ -255,12 +257,14 @@ static int reserve_log(struct collection *c)
 	return 0;
 }
 
-/* Callers reserve log room first, so this cannot fail. */
+/* Callers reserve log room first, so this cannot fail. Every create,
+ * update and delete goes through here. */
 static void log_change(struct store *s, struct record *r)
 {
 	struct collection *c = r->coll;
 
 	r->seq = ++s->seq;
+	r->modified_ms = simclock_now_ms(s->clock);
 	c->log[c->log_len].seq = r->seq;
 	c->log[c->log_len].idx = r->idx;
 	c->log_len++;
@@ -311,6 +315,7 @@ static void strip_owned_members(json_t *payload)
 {
 	json_object_del(payload, "id");
 	json_object_del(payload, "version");
+	json_object_del(payload, "modified");
 }
 
 /* The next id from the global counter not used in c; -1 when exhausted. */
@@ -434,12 +439,15 @@ json_t *store_render(const struct record *r)
 {
 	json_t *o = json_object();
 	char version[32];
+	char modified[SIMCLOCK_TEXT_SIZE];
 
 	if (o == NULL)
 		return NULL;
 	snprintf(version, sizeof version, "%lld", r->version);
+	simclock_rfc3339(r->modified_ms, modified);
 	if (json_object_set_new(o, "id", json_string(r->id)) != 0 ||
-	    json_object_set_new(o, "version", json_string(version)) != 0)
+	    json_object_set_new(o, "version", json_string(version)) != 0 ||
+	    json_object_set_new(o, "modified", json_string(modified)) != 0)
 		goto fail;
 	if (r->deleted) {
 		if (json_object_set_new(o, "deleted", json_true()) != 0)
@@ -536,20 +544,35 @@ out:
 	return out;
 }
 
-/* {"id","version","deleted","xml"}, the element as GET shows it. */
+void store_xml_owned(const struct record *r, struct xmlrec_owned *own,
+		     char modified[SIMCLOCK_TEXT_SIZE])
+{
+	simclock_rfc3339(r->modified_ms, modified);
+	own->id = r->id;
+	own->version = r->version;
+	own->modified = modified;
+	own->deleted = r->deleted;
+}
+
+/* {"id","version","modified","deleted","xml"}, the element as GET shows
+ * it. */
 static json_t *render_xml_entry(const struct record *r)
 {
+	struct xmlrec_owned own;
 	char version[32];
+	char modified[SIMCLOCK_TEXT_SIZE];
 	size_t len = 0;
-	char *text = xmlrec_render_record(r->id, r->version, r->deleted,
-					  r->xml, false, &len);
+	char *text;
 	json_t *o;
 
+	store_xml_owned(r, &own, modified);
+	text = xmlrec_render_record(&own, r->xml, false, &len);
 	if (text == NULL)
 		return NULL;
 	snprintf(version, sizeof version, "%lld", r->version);
-	o = json_pack("{s:s,s:s,s:b,s:s%}", "id", r->id, "version", version,
-		      "deleted", r->deleted, "xml", text, len);
+	o = json_pack("{s:s,s:s,s:s,s:b,s:s%}", "id", r->id, "version",
+		      version, "modified", modified, "deleted", r->deleted,
+		      "xml", text, len);
 	free(text);
 	return o;
 }

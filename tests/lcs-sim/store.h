@@ -11,10 +11,13 @@
 #include <jansson.h>
 #include <libxml/tree.h>
 
+#include "simclock.h"
+
 #define STORE_MAX_ID_LEN 200
 
 struct collection;
 struct store;
+struct xmlrec_owned;
 
 /* JSON and XML collections are separate: a name may exist in both. */
 enum store_kind {
@@ -31,12 +34,16 @@ struct record {
 	xmlDocPtr xml;
 	long long version;
 	unsigned long long seq;
+	/* The simulator's clock (ms since the epoch) at the last change:
+	 * create, update or delete. */
+	long long modified_ms;
 	bool deleted;
 	struct collection *coll;
 	size_t idx; /* position in the collection, i.e. insertion order */
 };
 
-struct store *store_new(void);
+/* Changes are stamped with clock's time; clock must outlive the store. */
+struct store *store_new(struct simclock *clock);
 void store_free(struct store *s);
 /* Drops every record and collection and restarts the counters. */
 void store_clear(struct store *s);
@@ -69,6 +76,10 @@ int store_delete(struct store *s, struct record *r);
 
 /* A JSON record as the API shows it. */
 json_t *store_render(const struct record *r);
+/* The simulator's attributes of an XML record, for xmlrec; modified is
+ * the buffer own->modified points into. */
+void store_xml_owned(const struct record *r, struct xmlrec_owned *own,
+		     char modified[SIMCLOCK_TEXT_SIZE]);
 
 /* Calls fn for each record of the collection changed after since, in seq
  * order, each once in its latest state (tombstones included), at most

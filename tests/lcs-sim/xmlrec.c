@@ -17,10 +17,10 @@
 
 #define PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 #define READ_CHUNK 16384
-#define SIM_ATTRS_N 3
+#define SIM_ATTRS_N 4
 
 static const char *const sim_attrs[SIM_ATTRS_N] = { "id", "version",
-						    "deleted" };
+						    "modified", "deleted" };
 
 #define X(s) ((const xmlChar *)(s))
 
@@ -502,12 +502,13 @@ static void prepend_attrs(xmlNodePtr el, xmlAttrPtr first)
 
 /* A copy of the record's element in out, with the simulator's attributes
  * first; not yet linked anywhere. */
-static xmlNodePtr record_node(xmlDocPtr out, const char *id,
-			      long long version, bool deleted, xmlDocPtr doc)
+static xmlNodePtr record_node(xmlDocPtr out, const struct xmlrec_owned *own,
+			      xmlDocPtr doc)
 {
 	xmlNodePtr root = xmlDocGetRootElement(doc);
 	xmlNodePtr el;
-	xmlAttrPtr own;
+	xmlAttrPtr theirs;
+	xmlAttrPtr mine;
 	char ver[32];
 	bool ok;
 
@@ -516,20 +517,18 @@ static xmlNodePtr record_node(xmlDocPtr out, const char *id,
 	el = xmlDocCopyNode(root, out, 1);
 	if (el == NULL)
 		return NULL;
-	snprintf(ver, sizeof ver, "%lld", version);
+	snprintf(ver, sizeof ver, "%lld", own->version);
 	/* Build the simulator's attributes on their own, then put them in
 	 * front of the copied ones. */
-	own = el->properties;
+	theirs = el->properties;
 	el->properties = NULL;
-	ok = xmlNewProp(el, X("id"), X(id)) != NULL &&
+	ok = xmlNewProp(el, X("id"), X(own->id)) != NULL &&
 	     xmlNewProp(el, X("version"), X(ver)) != NULL &&
-	     (!deleted || xmlNewProp(el, X("deleted"), X("true")) != NULL);
-	{
-		xmlAttrPtr mine = el->properties;
-
-		el->properties = own;
-		prepend_attrs(el, mine);
-	}
+	     xmlNewProp(el, X("modified"), X(own->modified)) != NULL &&
+	     (!own->deleted || xmlNewProp(el, X("deleted"), X("true")) != NULL);
+	mine = el->properties;
+	el->properties = theirs;
+	prepend_attrs(el, mine);
 	if (!ok) {
 		xmlFreeNode(el);
 		return NULL;
@@ -537,8 +536,8 @@ static xmlNodePtr record_node(xmlDocPtr out, const char *id,
 	return el;
 }
 
-char *xmlrec_render_record(const char *id, long long version, bool deleted,
-			   xmlDocPtr doc, bool decl, size_t *len)
+char *xmlrec_render_record(const struct xmlrec_owned *own, xmlDocPtr doc,
+			   bool decl, size_t *len)
 {
 	xmlDocPtr out = xmlNewDoc(X("1.0"));
 	xmlNodePtr el;
@@ -546,7 +545,7 @@ char *xmlrec_render_record(const char *id, long long version, bool deleted,
 
 	if (out == NULL)
 		return NULL;
-	el = record_node(out, id, version, deleted, doc);
+	el = record_node(out, own, doc);
 	if (el != NULL) {
 		xmlDocSetRootElement(out, el);
 		text = save_string(out, decl ? NULL : el, len);
@@ -571,10 +570,10 @@ xmlDocPtr xmlrec_feed_new(void)
 	return feed;
 }
 
-int xmlrec_feed_add(xmlDocPtr feed, const char *id, long long version,
-		    bool deleted, xmlDocPtr doc)
+int xmlrec_feed_add(xmlDocPtr feed, const struct xmlrec_owned *own,
+		    xmlDocPtr doc)
 {
-	xmlNodePtr el = record_node(feed, id, version, deleted, doc);
+	xmlNodePtr el = record_node(feed, own, doc);
 
 	if (el == NULL)
 		return -1;

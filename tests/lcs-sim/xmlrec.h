@@ -60,8 +60,8 @@ enum xmlrec_status xmlrec_parse_fd(int fd, xmlrec_child_fn fn, void *arg,
 /* A fixed text for a status, for error answers and messages. */
 const char *xmlrec_problem(enum xmlrec_status st);
 
-/* Removes the attributes the simulator owns (id, version, deleted; only
- * those without a namespace) from the root element of doc. */
+/* Removes the attributes the simulator owns (id, version, modified,
+ * deleted; only those without a namespace) from the root element of doc. */
 void xmlrec_strip(xmlDocPtr doc);
 
 /* A new document whose root is a deep copy of node, stripped; NULL when
@@ -76,20 +76,29 @@ xmlDocPtr xmlrec_tombstone(xmlDocPtr doc);
  * NUL-terminated), to compare payloads; NULL when memory ran out. */
 char *xmlrec_payload_text(xmlDocPtr doc, size_t *len);
 
-/* The record as the simulator shows it: the root of doc with id="..."
- * and version="..." first among its attributes, or for a deleted record
- * the empty element with id, version and deleted="true". With decl, a
- * whole document with the XML declaration; without, the element alone.
- * malloc'd, NUL-terminated; NULL when memory ran out. */
-char *xmlrec_render_record(const char *id, long long version, bool deleted,
-			   xmlDocPtr doc, bool decl, size_t *len);
+/* The attributes the simulator sets on a record's element. */
+struct xmlrec_owned {
+	const char *id;
+	long long version;
+	const char *modified; /* RFC 3339 */
+	bool deleted;
+};
+
+/* The record as the simulator shows it: the root of doc with id="...",
+ * version="..." and modified="..." first among its attributes, or for a
+ * deleted record the empty element with id, version, modified and
+ * deleted="true". With decl, a whole document with the XML declaration;
+ * without, the element alone. malloc'd, NUL-terminated; NULL when memory
+ * ran out. */
+char *xmlrec_render_record(const struct xmlrec_owned *own, xmlDocPtr doc,
+			   bool decl, size_t *len);
 
 /* The feed: xmlrec_feed_new, then xmlrec_feed_add for each record, then
  * xmlrec_feed_finish, which frees the feed and returns the document text
  * <changes next="N" more="..."> ... </changes> (NULL on failure). */
 xmlDocPtr xmlrec_feed_new(void);
-int xmlrec_feed_add(xmlDocPtr feed, const char *id, long long version,
-		    bool deleted, xmlDocPtr doc);
+int xmlrec_feed_add(xmlDocPtr feed, const struct xmlrec_owned *own,
+		    xmlDocPtr doc);
 char *xmlrec_feed_finish(xmlDocPtr feed, const char *next, bool more,
 			 size_t *len);
 
