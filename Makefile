@@ -89,6 +89,21 @@ $(BUILD)/libcasesync.a: $(LIB_OBJS)
 $(BUILD)/casesyncd: $(BUILD)/obj/casesyncd.o $(BUILD)/libcasesync.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The crash-recovery test build: the same code with its fail points armed
+# (failpoint.h). Only the files that have fail points are compiled twice.
+FP_SRCS := $(shell grep -lw FAILPOINT daemon/*.c) daemon/failpoint.c
+FP_OBJS := $(patsubst daemon/%.c,$(BUILD)/fp-obj/%.o,$(sort $(FP_SRCS)))
+FP_LIB_OBJS := $(filter-out $(patsubst $(BUILD)/fp-obj/%,$(BUILD)/obj/%,$(FP_OBJS)),$(LIB_OBJS))
+
+$(BUILD)/fp-obj:
+	@mkdir -p $@
+
+$(BUILD)/fp-obj/%.o: daemon/%.c $(wildcard include/*.h) | $(BUILD)/fp-obj
+	$(CC) $(ALL_CFLAGS) -DCASESYNC_FAILPOINTS -c $< -o $@
+
+$(BUILD)/casesyncd-fp: $(BUILD)/obj/casesyncd.o $(FP_OBJS) $(FP_LIB_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/casesync: $(BUILD)/obj/casesync.o $(BUILD)/libcasesync.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -110,7 +125,7 @@ $(BUILD)/bench/notify-latency: bench/notify-latency.c | $(BUILD)/bench
 $(BUILD)/bench/xml-stream: bench/xml-stream.c $(BUILD)/libcasesync.a | $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libcasesync.a $(ALL_LDFLAGS) $(PKG_LIBS)
 
-test-bins: $(BUILD)/casesyncd $(BUILD)/casesync $(BUILD)/lcs-sim $(UNIT_BINS) \
+test-bins: $(BUILD)/casesyncd $(BUILD)/casesyncd-fp $(BUILD)/casesync $(BUILD)/lcs-sim $(UNIT_BINS) \
 	$(BUILD)/bench/notify-latency $(BUILD)/bench/xml-stream
 
 # Each step re-reads pkg-config after the packages are in place.

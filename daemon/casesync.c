@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_conflicts.h"
 #include "config.h"
 #include "diag.h"
 #include "log.h"
@@ -31,6 +32,9 @@ static void usage(FILE *f)
 		"                               show one record mapped to the other side\n"
 		"  import --mapping NAME [--schema XSD] FILE\n"
 		"                               take one council extract file in\n"
+		"  conflicts list|show ID|resolve ID (--take local|remote |\n"
+		"            --value FIELD=VALUE...) --reason TEXT\n"
+		"                               the records held for a person\n"
 		"\n"
 		"  -c, --config FILE   config file (default $CASESYNC_CONFIG or %s)\n"
 		"  --set S.K=V         override one config key for this run\n"
@@ -562,6 +566,8 @@ int main(int argc, char **argv)
 			return cmd_mapping(&o, n, rest);
 		if (!strcmp(argv[i], "import"))
 			return cmd_import(&o, n, rest);
+		if (!strcmp(argv[i], "conflicts"))
+			return cmd_conflicts(&o, n, rest);
 	}
 	fprintf(stderr, "casesync: unknown command '%s'\n", argv[i]);
 	usage(stderr);

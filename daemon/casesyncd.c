@@ -17,6 +17,7 @@
 #include "config.h"
 #include "diag.h"
 #include "engine.h"
+#include "failpoint.h"
 #include "log.h"
 #include "mapping.h"
 #include "migrate.h"
@@ -303,6 +304,12 @@ int main(int argc, char **argv)
 			once = 1;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--list-failpoints") &&
+			   failpoints_compiled()) {
+			/* Test builds only (failpoint.h). */
+			for (const char *const *n = failpoint_names; *n; n++)
+				printf("%s\n", *n);
 			return 0;
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("casesyncd %s\n", CASESYNC_VERSION);

@@ -227,6 +227,23 @@ static char *scalar_text(const json_t *v)
 	return NULL;
 }
 
+/* The modification time as found: a string without NUL, else NULL. It is
+ * only ever compared (merge_newer_by_time), and an unusable time merely
+ * leaves the newest policy to a person, so nothing here is an error, not
+ * even running out of memory. */
+static char *modified_text(const struct map_entity *e, const json_t *obj)
+{
+	const json_t *v;
+
+	if (!e->remote_modified_loc)
+		return NULL;
+	v = codec_json_pointer_get(obj, e->remote_modified_loc);
+	if (!json_is_string(v) ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return NULL;
+	return cs_strdup(json_string_value(v));
+}
+
 int codec_json_decode_record(const struct map_entity *e, const json_t *obj,
 			     struct record **out, char *err, size_t errsz)
 {
@@ -299,6 +316,7 @@ int codec_json_decode(const struct map_entity *e, json_t *obj,
 			 "integer", out->remote_id);
 		goto fail;
 	}
+	out->modified = modified_text(e, obj);
 	v = codec_json_pointer_get(obj, e->remote_deleted_loc);
 	out->deleted = v && json_is_true(v);
 	out->doc = json_incref(obj);
@@ -321,6 +339,7 @@ void codec_item_clear(struct codec_item *it)
 {
 	free(it->remote_id);
 	free(it->version);
+	free(it->modified);
 	record_free(it->rec);
 	json_decref(it->doc);
 	if (it->xdoc)

@@ -893,13 +893,16 @@ static const char *const set_keys[] = { "$schema", "format", "note", "codec",
 static const char *const xlate_keys[] = { "note", "local", "remote", NULL };
 static const char *const entity_keys[] = { "note", "codec", "parent", "local",
 	"remote", "match", "fields", NULL };
-static const char *const local_keys[] = { "table", "key", "parent_key", NULL };
+static const char *const local_keys[] = { "table", "key", "parent_key",
+	"modified", NULL };
 static const char *const remote_json_keys[] = { "collection", "paths", "id",
-	"version", "deleted", "feed", NULL };
+	"version", "deleted", "modified", "feed", NULL };
 static const char *const remote_xml_keys[] = { "records", "element", "id",
-	"version", "deleted", "schema", "order", "collection", "paths", "feed",
-	NULL };
-static const char *const remote_child_keys[] = { "items", "order", NULL };
+	"version", "deleted", "modified", "schema", "order", "collection",
+	"paths", "feed", NULL };
+/* "modified" is refused by name below rather than as an unknown key. */
+static const char *const remote_child_keys[] = { "items", "order",
+	"modified", NULL };
 static const char *const paths_keys[] = { "item", "create", "changes", NULL };
 static const char *const feed_keys[] = { "items", "next", "more", NULL };
 static const char *const field_keys[] = { "local", "remote", "direction",
@@ -1109,6 +1112,31 @@ static void load_xform(struct ld *l, const char *p, json_t *v,
 	}
 }
 
+/* The newest policy orders the two sides' changes by their modification
+ * times, so the entity must say where both keep them (local and remote are
+ * read before the fields). A one-way field never reaches its policy. The
+ * problem is reported at the field's "policy" key, or at the field when
+ * the policy comes from the model. */
+static void check_newest(struct ld *l, const char *p, json_t *v,
+			 const struct map_entity *e, const struct map_field *f)
+{
+	char pp[PTR_MAX];
+
+	if (f->policy != POLICY_NEWEST || f->dir != DIR_BOTH ||
+	    (e->local_modified_col && e->remote_modified_loc))
+		return;
+	if (json_object_get(v, "policy"))
+		sub(pp, p, "policy");
+	else
+		cs_strlcpy(pp, p, sizeof(pp));
+	if (e->parent_name)
+		err(l, pp, "policy newest needs modification times, which only "
+		    "top-level entities have (local.modified, remote.modified)");
+	else
+		err(l, pp, "policy newest needs the entity's local.modified and "
+		    "remote.modified");
+}
+
 static void load_field(struct ld *l, const char *p, const char *name,
 		       json_t *v, const struct mentity *me,
 		       struct map_entity *e, struct map_field *f)
@@ -1140,6 +1168,7 @@ static void load_field(struct ld *l, const char *p, const char *name,
 	f->owner = t < 0 ? mf->owner : (enum side)t;
 	t = get_enum(l, p, v, "policy", policies, (int)mf->policy);
 	f->policy = t < 0 ? mf->policy : (enum merge_policy)t;
+	check_newest(l, p, v, e, f);
 
 	lv = json_object_get(v, "local");
 	rv = json_object_get(v, "remote");
@@ -1383,6 +1412,22 @@ static void parse_web_service(struct ld *l, const char *p, json_t *r,
 	}
 }
 
+/* remote.modified of a top-level entity: read only, never written, so any
+ * pointer or compiling XPath will do. No default: without it the entity's
+ * fields cannot use the newest policy. */
+static void load_remote_modified(struct ld *l, const char *p, json_t *r,
+				 struct map_entity *e)
+{
+	char pp[PTR_MAX];
+
+	e->remote_modified_loc = dupe(l, get_str(l, p, r, "modified", 0));
+	if (!e->remote_modified_loc)
+		return;
+	sub(pp, p, "modified");
+	check_loc(l, pp, e->codec, e->remote_modified_loc, 0,
+		  e->codec == CODEC_XML ? &e->remote_modified_xpath : NULL);
+}
+
 static void load_remote(struct ld *l, const char *p, json_t *r,
 			struct map_entity *e, int child)
 {
@@ -1391,6 +1436,11 @@ static void load_remote(struct ld *l, const char *p, json_t *r,
 
 	if (child) {
 		check_keys(l, p, r, remote_child_keys);
+		if (json_object_get(r, "modified")) {
+			sub(pp, p, "modified");
+			err(l, pp, "'modified' applies only to top-level "
+			    "entities");
+		}
 		e->items_loc = dupe(l, get_str(l, p, r, "items", 1));
 		if (e->items_loc) {
 			sub(pp, p, "items");
@@ -1419,6 +1469,7 @@ static void load_remote(struct ld *l, const char *p, json_t *r,
 		e->remote_id_loc = dupe(l, get_str(l, p, r, "id", 0));
 		e->remote_version_loc = dupe(l, get_str(l, p, r, "version", 0));
 		e->remote_deleted_loc = dupe(l, get_str(l, p, r, "deleted", 0));
+		load_remote_modified(l, p, r, e);
 		feed = get_obj(l, p, r, "feed", 0);
 		if (feed) {
 			sub(pp, p, "feed");
@@ -1485,6 +1536,7 @@ static void load_remote(struct ld *l, const char *p, json_t *r,
 	e->remote_id_loc = dupe(l, get_str(l, p, r, "id", 1));
 	e->remote_version_loc = dupe(l, get_str(l, p, r, "version", 0));
 	e->remote_deleted_loc = dupe(l, get_str(l, p, r, "deleted", 0));
+	load_remote_modified(l, p, r, e);
 	{
 		static const char *const names[] = { "records", "id", "version",
 						     "deleted" };
@@ -1520,6 +1572,24 @@ static void load_remote(struct ld *l, const char *p, json_t *r,
 		sub(pp, p, "order");
 		load_order(l, pp, o, e);
 	}
+}
+
+/* local.modified: a column of the entity's table. Top-level entities only:
+ * the engine orders changes record by record, and a child is merged as
+ * part of its top-level record. */
+static void load_local_modified(struct ld *l, const char *p, json_t *local,
+				struct map_entity *e, int child)
+{
+	char pm[PTR_MAX];
+
+	e->local_modified_col = dupe(l, get_str(l, p, local, "modified", 0));
+	if (!e->local_modified_col)
+		return;
+	sub(pm, p, "modified");
+	if (child)
+		err(l, pm, "'modified' applies only to top-level entities");
+	else if (!mapping_valid_sql_ident(e->local_modified_col, 0))
+		err(l, pm, "modified must be a plain column name");
 }
 
 static void load_entity(struct ld *l, const char *name, json_t *v,
@@ -1591,6 +1661,7 @@ static void load_entity(struct ld *l, const char *name, json_t *v,
 		if (e->local_parent_col &&
 		    !mapping_valid_sql_ident(e->local_parent_col, 0))
 			err(l, pp, "parent_key must be a plain column name");
+		load_local_modified(l, pp, local, e, parent != NULL);
 	}
 	remote = get_obj(l, p, v, "remote", 1);
 	if (remote) {
@@ -1949,10 +2020,11 @@ static void xform_clear(struct map_xform *x)
 static void entity_clear(struct map_entity *e)
 {
 	char **strs[] = { &e->name, &e->note, &e->file, &e->local_table,
-		&e->local_key, &e->local_parent_col, &e->remote_collection,
-		&e->path_item, &e->path_create, &e->path_changes,
-		&e->remote_id_loc, &e->remote_version_loc,
-		&e->remote_deleted_loc, &e->feed_items_ptr, &e->feed_next_ptr,
+		&e->local_key, &e->local_parent_col, &e->local_modified_col,
+		&e->remote_collection, &e->path_item, &e->path_create,
+		&e->path_changes, &e->remote_id_loc, &e->remote_version_loc,
+		&e->remote_deleted_loc, &e->remote_modified_loc,
+		&e->feed_items_ptr, &e->feed_next_ptr,
 		&e->feed_more_ptr, &e->records_loc, &e->xml_root, &e->xsd,
 		&e->items_loc, &e->parent_name };
 
@@ -1969,6 +2041,8 @@ static void entity_clear(struct map_entity *e)
 	free(e->order_children);
 	if (e->items_xpath)
 		codec_xml_xpath_free(e->items_xpath);
+	if (e->remote_modified_xpath)
+		codec_xml_xpath_free(e->remote_modified_xpath);
 	for (size_t i = 0; i < e->nfields; i++) {
 		struct map_field *f = &e->fields[i];
 		free(f->name);

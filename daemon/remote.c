@@ -17,6 +17,8 @@ struct remote {
 	char *base;		/* remote.url without a trailing slash */
 	size_t max_response;
 	struct remote_stats stats;
+	long long clock_offset;	/* council's Date minus our clock, seconds */
+	int clock_known;
 };
 
 struct remote *remote_new(const struct config *c, char *err, size_t errsz)
@@ -56,6 +58,20 @@ void remote_set_cancel(struct remote *r, volatile sig_atomic_t *flag)
 void remote_get_stats(const struct remote *r, struct remote_stats *out)
 {
 	*out = r->stats;
+}
+
+int remote_clock_offset(const struct remote *r, long long *secs)
+{
+	*secs = r->clock_offset;
+	return r->clock_known;
+}
+
+static void note_clock(struct remote *r, const struct http_response *resp)
+{
+	if (resp->date > 0 && resp->received > 0) {
+		r->clock_offset = resp->date - resp->received;
+		r->clock_known = 1;
+	}
 }
 
 static int do_request(struct remote *r, const char *method, const char *url,
@@ -207,6 +223,10 @@ static int decode_xml_item(const struct map_entity *e, xmlNodePtr node,
 	}
 	out->deleted = del && (!strcmp(del, "true") || !strcmp(del, "1"));
 	free(del);
+	/* A modification time that does not read is only absent. */
+	if (xml_value(node, e->remote_modified_loc, &out->modified, fe,
+		      sizeof(fe)))
+		out->modified = NULL;
 	if (keep) {
 		xmlNodePtr copy;
 
@@ -521,6 +541,9 @@ static char *encode_xml(const struct map_entity *e, const struct record *rec,
 	return body;
 }
 
+static int encode_body(const struct map_entity *e, const struct remote_op *op,
+		       char **body);
+
 /* One operation made ready to send. */
 struct prepared {
 	struct buf url;
@@ -543,11 +566,43 @@ static int prepare(struct remote *r, const struct remote_op *op,
 		pr->hdrs[n] = NULL;
 		return CS_OK;
 	}
-	if (xml) {
+	if (op->kind == REMOTE_DELETE) {
+		pr->hdrs[n++] = xml ? accept_xml[0] : accept_json[0];
+	} else if (op->body) {
+		/* Stored in the outbox before the first send: the same bytes
+		 * every time. */
+		if (!(pr->body = cs_strdup(op->body)))
+			return CS_ENOMEM;
+	} else if (encode_body(e, op, &pr->body)) {
+		return CS_EINVAL;
+	}
+	if (op->kind != REMOTE_DELETE) {
+		pr->hdrs[n++] = xml ? "Content-Type: application/xml"
+				    : "Content-Type: application/json";
+		pr->hdrs[n++] = xml ? accept_xml[0] : accept_json[0];
+	}
+	snprintf(pr->h_idem, sizeof(pr->h_idem), "Idempotency-Key: %s",
+		 op->idempotency_key);
+	pr->hdrs[n++] = pr->h_idem;
+	if (op->kind != REMOTE_CREATE && op->if_match) {
+		snprintf(pr->h_match, sizeof(pr->h_match), "If-Match: \"%s\"",
+			 op->if_match);
+		pr->hdrs[n++] = pr->h_match;
+	}
+	pr->hdrs[n] = NULL;
+	return CS_OK;
+}
+
+/* The body of a create or an update, as prepare() would send it. */
+static int encode_body(const struct map_entity *e, const struct remote_op *op,
+		       char **body)
+{
+	*body = NULL;
+	if (is_xml(e)) {
 		char err[256];
 
-		if (!(pr->body = encode_xml(e, op->rec, op->cur, err,
-					    sizeof(err)))) {
+		if (!(*body = encode_xml(e, op->rec, op->cur, err,
+					 sizeof(err)))) {
 			log_warn("remote_encode_failed", "entity=%s problem=\"%s\"",
 				 e->name, err);
 			return CS_EINVAL;
@@ -559,27 +614,27 @@ static int prepare(struct remote *r, const struct remote_op *op,
 		if (!doc)
 			return CS_ENOMEM;
 		/* Sorted keys, compact: a retry sends identical bytes. */
-		pr->body = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+		*body = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 		json_decref(doc);
-		if (!pr->body)
+		if (!*body)
 			return CS_ENOMEM;
 	}
-	pr->hdrs[n++] = xml ? "Content-Type: application/xml"
-			    : "Content-Type: application/json";
-	pr->hdrs[n++] = xml ? accept_xml[0] : accept_json[0];
-	snprintf(pr->h_idem, sizeof(pr->h_idem), "Idempotency-Key: %s",
-		 op->idempotency_key);
-	pr->hdrs[n++] = pr->h_idem;
-	if (op->kind == REMOTE_UPDATE && op->if_match) {
-		snprintf(pr->h_match, sizeof(pr->h_match), "If-Match: \"%s\"",
-			 op->if_match);
-		pr->hdrs[n++] = pr->h_match;
-	}
-	pr->hdrs[n] = NULL;
 	return CS_OK;
 }
 
-static const char *const op_names[] = { "get", "POST", "PUT" };
+int remote_encode(struct remote *r, const struct remote_op *op, char **body)
+{
+	(void)r;
+	*body = NULL;
+	if (op->kind == REMOTE_DELETE)
+		return (*body = cs_strdup("")) ? CS_OK : CS_ENOMEM;
+	if (op->kind == REMOTE_GET)
+		return CS_EINVAL;
+	return encode_body(op->e, op, body);
+}
+
+static const char *const op_names[] = { "get", "POST", "PUT", "DELETE" };
+static const char *const methods[] = { "GET", "POST", "PUT", "DELETE" };
 
 int remote_run(struct remote *r, struct remote_op *ops, size_t n)
 {
@@ -600,8 +655,7 @@ int remote_run(struct remote *r, struct remote_op *ops, size_t n)
 		op->rc = prepare(r, op, &pr[i]);
 		if (op->rc)
 			continue;
-		calls[m].method = op->kind == REMOTE_GET ? "GET" :
-				  op->kind == REMOTE_CREATE ? "POST" : "PUT";
+		calls[m].method = methods[op->kind];
 		calls[m].url = pr[i].url.data;
 		calls[m].headers = pr[i].hdrs;
 		calls[m].body = pr[i].body;
@@ -622,8 +676,14 @@ int remote_run(struct remote *r, struct remote_op *ops, size_t n)
 		r->stats.retries += c->resp.attempts > 1 ?
 				    (unsigned long)c->resp.attempts - 1 : 0;
 		r->stats.replays += (unsigned long)c->resp.replayed;
+		if (c->rc == CS_OK)
+			note_clock(r, &c->resp);
 		if (c->rc)
 			op->rc = c->rc;
+		else if (op->kind == REMOTE_DELETE)
+			op->rc = c->resp.status == 200 || c->resp.status == 204 ?
+				 CS_OK : status_error(what, op->e->name,
+						      c->resp.status);
 		else if (c->resp.status == 200 ||
 			 (op->kind != REMOTE_GET && c->resp.status == 201))
 			op->rc = finish_record(r, op->e, &c->resp, what, &op->out);

@@ -200,6 +200,13 @@ int store_base_get(struct store *s, const struct map_entity *e,
 		   const char *local_key, struct record **base,
 		   char **remote_version)
 {
+	return store_base_get_ex(s, e, local_key, base, remote_version, NULL);
+}
+
+int store_base_get_ex(struct store *s, const struct map_entity *e,
+		      const char *local_key, struct record **base,
+		      char **remote_version, int *deleted)
+{
 	const char *p[] = { e->name, local_key };
 	PGresult *r;
 	json_t *doc;
@@ -207,13 +214,17 @@ int store_base_get(struct store *s, const struct map_entity *e,
 
 	*base = NULL;
 	*remote_version = NULL;
+	if (deleted)
+		*deleted = 0;
 	r = store_exec(s, "base_get",
-		       "SELECT vals::text, remote_version FROM casesync.base "
+		       "SELECT vals::text, remote_version, deleted FROM casesync.base "
 		       "WHERE entity = $1 AND local_key = $2", 2, p);
 	if (!r)
 		return CS_EIO;
 	if (PQntuples(r) == 0)
 		goto out;
+	if (deleted)
+		*deleted = PQgetvalue(r, 0, 2)[0] == 't';
 	doc = json_loads(PQgetvalue(r, 0, 0), JSON_REJECT_DUPLICATES, NULL);
 	rc = doc ? record_from_json(e, doc, base) : CS_EINVAL;
 	json_decref(doc);
@@ -250,10 +261,50 @@ int store_base_put(struct store *s, const struct map_entity *e,
 		       "remote_version) VALUES ($1, $2, $3::jsonb, $4, $5) "
 		       "ON CONFLICT (entity, local_key) DO UPDATE SET "
 		       "vals = EXCLUDED.vals, hash = EXCLUDED.hash, "
-		       "remote_version = EXCLUDED.remote_version, updated_at = now()",
+		       "remote_version = EXCLUDED.remote_version, deleted = false, "
+		       "updated_at = now()",
 		       5, p);
 	free(text);
 	return rc;
+}
+
+int store_base_tombstone(struct store *s, const struct map_entity *e,
+			 const char *local_key, const char *remote_version)
+{
+	const char *p[] = { e->name, local_key, remote_version };
+
+	/* The last agreed values stay (for the audit's "old" side and for a
+	 * restore); only the flag and the version move. */
+	return store_run(s, "base_tombstone",
+			 "INSERT INTO casesync.base (entity, local_key, vals, hash, "
+			 "remote_version, deleted) VALUES ($1, $2, '{}', '', $3, true) "
+			 "ON CONFLICT (entity, local_key) DO UPDATE SET deleted = true, "
+			 "remote_version = coalesce(EXCLUDED.remote_version, "
+			 "casesync.base.remote_version), updated_at = now()", 3, p);
+}
+
+int store_base_forget(struct store *s, const char *entity,
+		      const char *local_key)
+{
+	const char *p[] = { entity, local_key };
+
+	return store_run(s, "base_forget",
+			 "DELETE FROM casesync.base WHERE entity = $1 AND "
+			 "local_key = $2", 2, p);
+}
+
+int store_crosswalk_relink(struct store *s, const char *entity,
+			   const char *local_key, const char *remote_id)
+{
+	const char *p[] = { entity, local_key, remote_id };
+
+	/* Either side's old pairing goes: a record recreated on one side
+	 * pairs its survivor with the new copy. */
+	if (store_run(s, "crosswalk_unlink",
+		      "DELETE FROM casesync.crosswalk WHERE entity = $1 AND "
+		      "(local_key = $2 OR remote_id = $3)", 3, p))
+		return CS_EIO;
+	return store_crosswalk_put(s, entity, local_key, remote_id);
 }
 
 /* Appends a quoted identifier; "schema.table" becomes "schema"."table". */
@@ -643,6 +694,108 @@ out:
 	return rc;
 }
 
+/* Deletes one provider row and, first, the rows of its nested collections
+ * (children before parents, so foreign keys hold). */
+int store_local_delete(struct store *s, const struct map_entity *e,
+		       const char *local_key)
+{
+	struct buf sql;
+	const char *p[] = { local_key };
+	PGresult *r;
+	int rc = CS_OK;
+
+	for (size_t ci = 0; ci < e->nchildren && rc == CS_OK; ci++) {
+		const struct map_entity *ce = e->children[ci];
+		struct local_row *rows = NULL;
+		size_t n = 0;
+
+		if (!ce->local_parent_col)
+			continue;
+		rc = store_local_children(s, ce, local_key, &rows, &n);
+		for (size_t i = 0; i < n && rc == CS_OK; i++)
+			rc = store_local_delete(s, ce, rows[i].key);
+		store_local_rows_free(rows, n);
+	}
+	if (rc)
+		return rc;
+	buf_init(&sql, 4096);
+	rc = CS_ENOMEM;
+	if (buf_appends(&sql, "DELETE FROM ") ||
+	    append_ident(s, &sql, e->local_table) ||
+	    buf_appends(&sql, " WHERE ") || append_ident(s, &sql, e->local_key) ||
+	    buf_appends(&sql, "::text = $1"))
+		goto out;
+	rc = CS_EIO;
+	r = store_exec(s, "local_delete", sql.data, 1, p);
+	if (r) {
+		rc = CS_OK;
+		PQclear(r);
+	}
+out:
+	buf_free(&sql);
+	return rc;
+}
+
+int store_local_modified(struct store *s, const struct map_entity *e,
+			 const char *local_key, char **ts)
+{
+	struct buf sql;
+	const char *p[] = { local_key };
+	int rc = CS_ENOMEM;
+
+	*ts = NULL;
+	if (!e->local_modified_col)
+		return CS_OK;
+	buf_init(&sql, 4096);
+	if (buf_appends(&sql, "SELECT to_char(") ||
+	    append_ident(s, &sql, e->local_modified_col) ||
+	    buf_appends(&sql, " AT TIME ZONE 'UTC', "
+			"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM ") ||
+	    append_ident(s, &sql, e->local_table) ||
+	    buf_appends(&sql, " WHERE ") || append_ident(s, &sql, e->local_key) ||
+	    buf_appends(&sql, "::text = $1"))
+		goto out;
+	rc = get_one(s, "local_modified", sql.data, 1, p, ts);
+out:
+	buf_free(&sql);
+	return rc;
+}
+
+int store_xact_lock(struct store *s, const char *entity, const char *local_key)
+{
+	const char *p[] = { entity, local_key };
+
+	/* Two daemons never settle the same record at once. */
+	return store_run(s, "record_lock",
+			 "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
+			 2, p);
+}
+
+int store_try_lock(struct store *s, const char *space, const char *name,
+		   int *got)
+{
+	const char *p[] = { space, name };
+	PGresult *r = store_exec(s, "try_lock",
+				 "SELECT pg_try_advisory_lock(hashtext($1), "
+				 "hashtext($2))", 2, p);
+
+	*got = 0;
+	if (!r)
+		return CS_EIO;
+	*got = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return CS_OK;
+}
+
+void store_unlock(struct store *s, const char *space, const char *name)
+{
+	const char *p[] = { space, name };
+
+	PQclear(store_exec(s, "unlock",
+			   "SELECT pg_advisory_unlock(hashtext($1), hashtext($2))",
+			   2, p));
+}
+
 /* Folding is done in slices of about COLLECT_KEYS keys, each in a short
  * transaction of its own; rows of transactions still open stay for the
  * next call. A slice that folds nothing (empty log, or another daemon
@@ -761,6 +914,173 @@ int store_changes_consume(struct store *s, const char *entity,
 			 "AND local_key = $2 AND seq <= $3", 3, p);
 }
 
+static int change_cmp(const void *a, const void *b)
+{
+	const struct local_change *x = a, *y = b;
+
+	return (x->first_seq > y->first_seq) - (x->first_seq < y->first_seq);
+}
+
+int store_changes_claim(struct store *s, const char *entity,
+			const char *instance, long long cycle, long limit,
+			long lease_s, struct local_change **out, size_t *n)
+{
+	char lim[32], lease[32], cyc[32];
+	const char *p[] = { entity, instance, lim, lease, cyc };
+	PGresult *r;
+	int rc = CS_OK;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(lim, sizeof(lim), "%ld", limit);
+	snprintf(lease, sizeof(lease), "%ld", lease_s);
+	snprintf(cyc, sizeof(cyc), "%lld", cycle);
+	/* Rows nobody holds, rows whose holder's lease ran out, and this
+	 * instance's own (after a restart); never a record held for a
+	 * person. SKIP LOCKED: two claimers take disjoint rows at once. */
+	r = store_exec(s, "changes_claim",
+		       "WITH c AS (SELECT p.local_key FROM casesync.change_pending p "
+		       "WHERE p.entity = $1 AND (p.claimed_until IS NULL OR "
+		       "p.claimed_until < now() OR (p.claimed_by = $2 AND "
+		       "p.claim_cycle IS DISTINCT FROM $5::bigint)) "
+		       "AND NOT EXISTS (SELECT 1 FROM casesync.conflicts f "
+		       "WHERE f.entity = p.entity AND f.local_key = p.local_key "
+		       "AND f.status IN ('open', 'resolved')) "
+		       "ORDER BY p.first_seq LIMIT $3 FOR UPDATE SKIP LOCKED) "
+		       "UPDATE casesync.change_pending p SET claimed_by = $2, "
+		       "claimed_until = now() + $4 * interval '1 second', "
+		       "claim_cycle = $5::bigint FROM c "
+		       "WHERE p.entity = $1 AND p.local_key = c.local_key "
+		       "RETURNING p.local_key, p.seq, p.op = 'D', p.first_seq",
+		       5, p);
+	if (!r)
+		return CS_EIO;
+	*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out));
+	if (!*out) {
+		PQclear(r);
+		return CS_ENOMEM;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct local_change *c = &(*out)[i];
+
+		c->local_key = cs_strdup(PQgetvalue(r, i, 0));
+		c->deleted = PQgetvalue(r, i, 2)[0] == 't';
+		if (!c->local_key ||
+		    cs_parse_int64(PQgetvalue(r, i, 1), 0, 9223372036854775807LL,
+				   &c->last_id) ||
+		    cs_parse_int64(PQgetvalue(r, i, 3), 0, 9223372036854775807LL,
+				   &c->first_seq)) {
+			free(c->local_key);
+			rc = CS_ENOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	PQclear(r);
+	if (rc) {
+		store_changes_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return rc;
+	}
+	qsort(*out, *n, sizeof(**out), change_cmp);
+	return CS_OK;
+}
+
+int store_change_seq(struct store *s, const char *entity, const char *local_key,
+		     long long *seq)
+{
+	const char *p[] = { entity, local_key };
+	char *v = NULL;
+	int rc = get_one(s, "change_seq",
+			 "SELECT seq FROM casesync.change_pending WHERE entity = $1 "
+			 "AND local_key = $2", 2, p, &v);
+
+	*seq = 0;
+	if (rc == CS_OK && v &&
+	    cs_parse_int64(v, 0, 9223372036854775807LL, seq))
+		rc = CS_EIO;
+	free(v);
+	return rc;
+}
+
+void store_outbox_row_clear(struct outbox_row *o)
+{
+	free(o->op);
+	free(o->remote_id);
+	free(o->if_match);
+	free(o->idem);
+	free(o->body);
+	memset(o, 0, sizeof(*o));
+}
+
+int store_outbox_get(struct store *s, const char *entity, const char *local_key,
+		     struct outbox_row *o, int *found)
+{
+	const char *p[] = { entity, local_key };
+	PGresult *r;
+	char **slot[] = { &o->op, &o->remote_id, &o->if_match, &o->idem,
+			  &o->body };
+
+	memset(o, 0, sizeof(*o));
+	*found = 0;
+	r = store_exec(s, "outbox_get",
+		       "SELECT op, remote_id, if_match, idempotency_key, body "
+		       "FROM casesync.outbox WHERE entity = $1 AND local_key = $2 "
+		       "AND status = 'pending'", 2, p);
+	if (!r)
+		return CS_EIO;
+	if (PQntuples(r) == 1) {
+		*found = 1;
+		for (int i = 0; i < 5; i++) {
+			if (PQgetisnull(r, 0, i))
+				continue;
+			if (!(*slot[i] = cs_strdup(PQgetvalue(r, 0, i)))) {
+				PQclear(r);
+				store_outbox_row_clear(o);
+				*found = 0;
+				return CS_ENOMEM;
+			}
+		}
+	}
+	PQclear(r);
+	return CS_OK;
+}
+
+int store_outbox_put(struct store *s, const char *entity, const char *local_key,
+		     const struct outbox_row *o)
+{
+	const char *p[] = { entity, local_key, o->op, o->remote_id, o->if_match,
+			    o->idem, o->body ? o->body : "" };
+
+	/* One request in flight per record: a new one (after a 412, say)
+	 * replaces the one that is known not to have been applied. */
+	return store_run(s, "outbox_put",
+			 "INSERT INTO casesync.outbox (entity, local_key, op, "
+			 "remote_id, if_match, idempotency_key, body) VALUES "
+			 "($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (entity, local_key) "
+			 "WHERE status = 'pending' DO UPDATE SET op = EXCLUDED.op, "
+			 "remote_id = EXCLUDED.remote_id, if_match = EXCLUDED.if_match, "
+			 "idempotency_key = EXCLUDED.idempotency_key, "
+			 "body = EXCLUDED.body, attempts = 0, created_at = now()",
+			 7, p);
+}
+
+int store_outbox_done(struct store *s, const char *entity,
+		      const char *local_key, int failed)
+{
+	const char *p[] = { entity, local_key };
+
+	return failed ?
+		store_run(s, "outbox_failed",
+			  "UPDATE casesync.outbox SET status = 'failed' WHERE "
+			  "entity = $1 AND local_key = $2 AND status = 'pending'",
+			  2, p) :
+		store_run(s, "outbox_done",
+			  "DELETE FROM casesync.outbox WHERE entity = $1 AND "
+			  "local_key = $2 AND status = 'pending'", 2, p);
+}
+
 /* Appends one element to a PostgreSQL array literal, quoted. */
 static int array_add(struct buf *b, const char *v, int *first)
 {
@@ -816,6 +1136,25 @@ static char *capture_columns(const struct map_entity *e, int writable)
 	return array_end(&b, rc);
 }
 
+/* The daemon reads the modification time of a record for the newest
+ * policy; it is not compared by capture (it moves with every write). */
+static int grant_modified(struct store *s, const struct map_entity *e)
+{
+	struct buf sql;
+	int rc = CS_ENOMEM;
+
+	buf_init(&sql, 4096);
+	if (buf_appends(&sql, "GRANT SELECT (") ||
+	    append_ident(s, &sql, e->local_modified_col) ||
+	    buf_appends(&sql, ") ON ") || append_ident(s, &sql, e->local_table) ||
+	    buf_appends(&sql, " TO casesync_daemon, casesync_datalead"))
+		goto out;
+	rc = store_run(s, "grant_modified", sql.data, 0, NULL);
+out:
+	buf_free(&sql);
+	return rc;
+}
+
 int store_install_capture(struct store *s, const struct map_entity *e,
 			  int *changed)
 {
@@ -833,7 +1172,7 @@ int store_install_capture(struct store *s, const struct map_entity *e,
 		return cols && wr ? CS_EIO : CS_ENOMEM;
 	*changed = strcmp(PQgetvalue(r, 0, 0), "unchanged") != 0;
 	PQclear(r);
-	return CS_OK;
+	return e->local_modified_col ? grant_modified(s, e) : CS_OK;
 }
 
 int store_remove_capture(struct store *s, const char *table)

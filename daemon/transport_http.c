@@ -359,6 +359,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 				  p + 9, len - 9);
 	else if (len > 20 && !strncasecmp(p, "Idempotent-Replayed:", 20))
 		s->call->resp.replayed = 1;
+	else if (len > 5 && !strncasecmp(p, "Date:", 5)) {
+		/* The council's clock, for the clock-skew alarm. */
+		char v[64];
+		time_t t;
+
+		copy_header_value(v, sizeof(v), p + 5, len - 5);
+		t = curl_getdate(v, NULL);
+		s->call->resp.date = t > 0 ? (long long)t : 0;
+		s->call->resp.received = (long long)time(NULL);
+	}
 	return len;
 }
 
@@ -583,6 +593,7 @@ static int start_call(struct http_client *h, struct slot *sl,
 	call->resp.etag[0] = call->resp.location[0] = '\0';
 	call->resp.status = 0;
 	call->resp.replayed = 0;
+	call->resp.date = 0;
 	call->resp.attempts++;
 	sl->sink.call = call;
 	sl->token_gen = h->token_gen;

@@ -32,6 +32,10 @@ int codec_json_pointer_set(json_t *doc, const char *ptr, json_t *val)
 struct codec_item {
 	char *remote_id;
 	char *version;		/* NULL when the payload carries none */
+	/* The record's last-modified time as the council wrote it (at
+	 * e->remote_modified_loc), unparsed; NULL when the entity maps none
+	 * or the payload has no string there. See merge_newer_by_time(). */
+	char *modified;
 	int deleted;
 	struct record *rec;	/* NULL for a deletion */
 	json_t *doc;		/* the payload, kept to re-encode updates */
@@ -49,7 +53,10 @@ int codec_json_encode_into(const struct record *r, json_t *doc,
 			   int all_fields, char *err, size_t errsz)
 	CS_MUST_CHECK;
 
-/* Decodes one council record object. err names the failing field. */
+/* Decodes one council record object, tombstones included (id, version,
+ * modified and the deleted flag; no record). err names the failing field.
+ * A missing or malformed modification time is never an error: it only
+ * leaves out->modified NULL. */
 int codec_json_decode(const struct map_entity *e, json_t *obj,
 		      struct codec_item *out, char *err, size_t errsz)
 	CS_MUST_CHECK;

@@ -45,6 +45,9 @@ struct config {
 	long long remote_max_response_bytes;
 	long long remote_page_size;
 	long long remote_max_retries;
+	/* [sync] */
+	long long sync_max_clock_skew_s;	/* the council's clock vs ours */
+	long long sync_claim_lease_s;		/* how long a claim on changes holds */
 	/* [daemon] */
 	char *daemon_instance;
 	long long daemon_poll_interval_s;

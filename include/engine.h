@@ -23,6 +23,10 @@ struct engine_counts {
 	long conflicts;		/* records held for a person to decide */
 	long rejected;		/* records that failed validation */
 	long errors;
+	long deleted_local;	/* council deletions applied to the provider */
+	long deleted_remote;	/* provider deletions sent to the council */
+	long held;		/* changes waiting behind an unsettled conflict */
+	long resolved;		/* conflict resolutions applied and synced */
 };
 
 /* Per entity, what applying council records did to the provider store. */
@@ -47,6 +51,13 @@ struct engine {
 	 * keys instead of being created again. */
 	int nested;
 	struct engine_entity_counts *per_entity;	/* maps->nentities, or NULL */
+	/* The clocks, for the newest policy: the database's clock minus
+	 * ours at the start of the cycle, and whether the council's clock
+	 * (its Date header) is off by more than sync.max_clock_skew_s. */
+	long long db_clock_offset;
+	int db_clock_known;
+	int skew_alarm;
+	long long skew_s;
 };
 
 /* Runs one full cycle over every entity of the mapping set and records it
@@ -68,7 +79,8 @@ int engine_cycle_finish(struct engine *en, const struct engine_counts *c,
 
 /* Applies one council record to the provider store inside the caller's
  * transaction (with echo suppression): crosswalk, base, three-way merge,
- * audit, and with en->nested its nested collections. */
+ * tombstones, conflicts, audit, and with en->nested its nested
+ * collections. */
 int engine_apply_remote(struct engine *en, const struct map_entity *e,
 			struct codec_item *it, struct engine_counts *c)
 	CS_MUST_CHECK;

@@ -92,6 +92,9 @@ struct map_entity {
 	char *local_table;	/* schema.table */
 	char *local_key;	/* key column (text-comparable) */
 	char *local_parent_col;	/* child entities: column holding the parent's key */
+	/* Column holding the row's last-modified time, for the newest
+	 * policy (top-level entities only); NULL when not mapped. */
+	char *local_modified_col;
 
 	/* Council side (top-level entities). */
 	char *remote_collection;	/* collection name used in path templates */
@@ -101,6 +104,12 @@ struct map_entity {
 	char *remote_id_loc;	/* where the council's id is in a record */
 	char *remote_version_loc;
 	char *remote_deleted_loc;
+	/* Where a record carries its last-modified time, for the newest
+	 * policy (top-level entities only; NULL when not mapped): a JSON
+	 * Pointer (json codec) or an XPath relative to the record element
+	 * (xml codec), compiled into remote_modified_xpath. */
+	char *remote_modified_loc;
+	void *remote_modified_xpath;
 	char *feed_items_ptr;	/* change feed page: JSON Pointers */
 	char *feed_next_ptr;
 	char *feed_more_ptr;

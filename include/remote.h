@@ -63,7 +63,7 @@ int remote_update(struct remote *r, const struct map_entity *e,
  * op; remote_run sets rc (as the single calls above return) and out (to
  * be cleared with codec_item_clear). Returns CS_OK, or CS_ENOMEM when the
  * batch could not be started (every op then carries an error). */
-enum remote_op_kind { REMOTE_GET, REMOTE_CREATE, REMOTE_UPDATE };
+enum remote_op_kind { REMOTE_GET, REMOTE_CREATE, REMOTE_UPDATE, REMOTE_DELETE };
 struct remote_op {
 	enum remote_op_kind kind;
 	const struct map_entity *e;
@@ -71,12 +71,24 @@ struct remote_op {
 	const char *if_match;		/* UPDATE: the version read */
 	const struct record *rec;	/* CREATE, UPDATE */
 	const struct codec_item *cur;	/* UPDATE: as remote_update */
-	const char *idempotency_key;	/* CREATE, UPDATE */
-	struct codec_item out;
+	const char *idempotency_key;	/* CREATE, UPDATE, DELETE */
+	const char *body;		/* CREATE, UPDATE: bytes from remote_encode
+					 * (the outbox), sent as they are */
+	struct codec_item out;		/* DELETE: empty */
 	int rc;
 };
 int remote_run(struct remote *r, struct remote_op *ops, size_t n)
 	CS_MUST_CHECK;
+
+/* The exact body a CREATE or UPDATE op sends ("" for a DELETE), to be
+ * stored in the outbox before the first send and passed back as op->body
+ * on every attempt. CS_EINVAL when the record cannot be encoded. */
+int remote_encode(struct remote *r, const struct remote_op *op, char **body)
+	CS_MUST_CHECK;
+
+/* The council's clock minus ours, in seconds, from the Date header of the
+ * last answer; returns 0 while no answer carried one. */
+int remote_clock_offset(const struct remote *r, long long *secs);
 
 /* Requests in progress or waiting to be retried end early (CS_EIO) once
  * *flag is set: the daemon passes its stop flag. */

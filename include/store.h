@@ -62,9 +62,28 @@ int store_crosswalk_put(struct store *s, const char *entity,
 int store_base_get(struct store *s, const struct map_entity *e,
 		   const char *local_key, struct record **base,
 		   char **remote_version) CS_MUST_CHECK;
+/* The same, with *deleted set when the agreed state is a tombstone
+ * (deleted on both sides; *base then holds the last agreed values). */
+int store_base_get_ex(struct store *s, const struct map_entity *e,
+		      const char *local_key, struct record **base,
+		      char **remote_version, int *deleted) CS_MUST_CHECK;
+/* Stores the agreed values (and clears a tombstone). */
 int store_base_put(struct store *s, const struct map_entity *e,
 		   const char *local_key, const struct record *r,
 		   const char *remote_version) CS_MUST_CHECK;
+/* Records that both sides deleted the record: the base row stays as a
+ * tombstone with the council's last version (NULL keeps the old one), so
+ * a late or replayed feed item is recognised. */
+int store_base_tombstone(struct store *s, const struct map_entity *e,
+			 const char *local_key, const char *remote_version)
+	CS_MUST_CHECK;
+int store_base_forget(struct store *s, const char *entity,
+		      const char *local_key) CS_MUST_CHECK;
+/* Pairs local_key with remote_id, dropping any earlier pairing of either
+ * (a record recreated on one side after a delete-versus-modify). */
+int store_crosswalk_relink(struct store *s, const char *entity,
+			   const char *local_key, const char *remote_id)
+	CS_MUST_CHECK;
 
 /* The mapped row as a canonical record; CS_ENOTFOUND when absent. */
 int store_local_read(struct store *s, const struct map_entity *e,
@@ -97,9 +116,29 @@ int store_local_update(struct store *s, const struct map_entity *e,
 		       const char *local_key, const struct record *old,
 		       const struct record *r) CS_MUST_CHECK;
 
+/* Deletes a provider row and the rows of its nested collections. */
+int store_local_delete(struct store *s, const struct map_entity *e,
+		       const char *local_key) CS_MUST_CHECK;
+/* The row's modification time (e->local_modified_col) as RFC 3339 UTC
+ * with milliseconds; *ts NULL when the entity names none or the row is
+ * gone. */
+int store_local_modified(struct store *s, const struct map_entity *e,
+			 const char *local_key, char **ts) CS_MUST_CHECK;
+/* Inside a transaction: waits for any other daemon settling the same
+ * record (an advisory lock released at commit or rollback). */
+int store_xact_lock(struct store *s, const char *entity,
+		    const char *local_key) CS_MUST_CHECK;
+
+/* A session-level advisory lock on (space, name), taken only when free
+ * (*got); released by store_unlock or when the connection ends. */
+int store_try_lock(struct store *s, const char *space, const char *name,
+		   int *got) CS_MUST_CHECK;
+void store_unlock(struct store *s, const char *space, const char *name);
+
 struct local_change {
 	char *local_key;
 	long long last_id;	/* change_pending.seq when the key was read */
+	long long first_seq;
 	int deleted;
 };
 
@@ -115,6 +154,37 @@ int store_changes_held(struct store *s, const char *entity, long *n)
 int store_changes_pending(struct store *s, const char *entity, long limit,
 			  struct local_change **out, size_t *n) CS_MUST_CHECK;
 void store_changes_free(struct local_change *c, size_t n);
+/* Claims up to limit pending changes of an entity for this instance for
+ * lease_s seconds (oldest first): rows unclaimed, with a lapsed lease, or
+ * this instance's from an earlier cycle (after a restart); never those of
+ * a record with an unsettled conflict. Committed at once (autocommit), FOR UPDATE SKIP LOCKED, so
+ * several daemons share the backlog without taking the same row. */
+int store_changes_claim(struct store *s, const char *entity,
+			const char *instance, long long cycle, long limit,
+			long lease_s,
+			struct local_change **out, size_t *n) CS_MUST_CHECK;
+/* The pending change's seq of one key (0 when none). */
+int store_change_seq(struct store *s, const char *entity, const char *local_key,
+		     long long *seq) CS_MUST_CHECK;
+
+/* The outbox: a write to the council, stored with its idempotency key and
+ * exact bytes before it is first sent (op "create", "update", "delete"). */
+struct outbox_row {
+	char *op;
+	char *remote_id;	/* update, delete */
+	char *if_match;
+	char *idem;
+	char *body;		/* "" for a delete */
+};
+int store_outbox_get(struct store *s, const char *entity, const char *local_key,
+		     struct outbox_row *o, int *found) CS_MUST_CHECK;
+int store_outbox_put(struct store *s, const char *entity, const char *local_key,
+		     const struct outbox_row *o) CS_MUST_CHECK;
+/* The request was answered: removed, or with failed marked refused for
+ * good (kept for reports). */
+int store_outbox_done(struct store *s, const char *entity,
+		      const char *local_key, int failed) CS_MUST_CHECK;
+void store_outbox_row_clear(struct outbox_row *o);
 /* Settles a key's pending change, unless a newer one was folded in after
  * it was read (inside the transaction that settles it). */
 int store_changes_consume(struct store *s, const char *entity,

@@ -29,6 +29,8 @@ struct http_response {
 	char location[512];
 	int attempts;
 	int replayed;		/* Idempotent-Replayed: true */
+	long long date;		/* the server's Date header (epoch s), 0 if none */
+	long long received;	/* our clock when the headers arrived */
 };
 
 /* One request of a batch (http_request_many). The caller sets the first

@@ -463,6 +463,64 @@ static void test_decode_tombstone(void **state)
 	json_decref(live);
 }
 
+/* The council's modification time comes back as written, whatever else the
+ * payload holds; anything but a string is no time at all, never an error. */
+static void test_decode_modified(void **state)
+{
+	const struct map_entity *e = *state;
+	static const struct {
+		const char *json;
+		const char *want;
+	} cases[] = {
+		{ "{\"id\": \"C1\", \"modified\": \"2026-11-24T10:15:30.123Z\"}",
+		  "2026-11-24T10:15:30.123Z" },
+		/* unparsed: the engine compares, the codec only carries */
+		{ "{\"id\": \"C1\", \"modified\": \"last Tuesday\"}", "last Tuesday" },
+		{ "{\"id\": \"C1\", \"modified\": \"\"}", "" },
+		/* a tombstone carries its time too */
+		{ "{\"id\": \"C1\", \"deleted\": true, \"modified\": "
+		  "\"2026-11-24T10:15:31Z\"}", "2026-11-24T10:15:31Z" },
+		{ "{\"id\": \"C1\"}", NULL },
+		{ "{\"id\": \"C1\", \"modified\": null}", NULL },
+		{ "{\"id\": \"C1\", \"modified\": 1795515330123}", NULL },
+		{ "{\"id\": \"C1\", \"modified\": 1.5}", NULL },
+		{ "{\"id\": \"C1\", \"modified\": true}", NULL },
+		{ "{\"id\": \"C1\", \"modified\": [\"2026-11-24T10:15:30Z\"]}", NULL },
+		{ "{\"id\": \"C1\", \"modified\": {\"at\": \"2026-11-24T10:15:30Z\"}}",
+		  NULL },
+	};
+
+	assert_string_equal(e->remote_modified_loc, "/modified");
+	for (size_t i = 0; i < CS_ARRAY_LEN(cases); i++) {
+		json_t *obj = J(cases[i].json);
+		struct codec_item it;
+		char err[256] = "";
+
+		if (codec_json_decode(e, obj, &it, err, sizeof(err)) != CS_OK)
+			fail_msg("case %zu refused: %s", i, err);
+		tu_assert_str_case(i, it.modified, cases[i].want);
+		codec_item_clear(&it);
+		assert_null(it.modified);
+		json_decref(obj);
+	}
+}
+
+/* A string with a NUL cannot be carried as C text: no time. */
+static void test_decode_modified_with_nul(void **state)
+{
+	const struct map_entity *e = *state;
+	json_t *obj = J("{\"id\": \"C1\"}");
+	struct codec_item it;
+	char err[256] = "";
+
+	assert_int_equal(json_object_set_new(obj, "modified",
+					     json_stringn("2026\0x", 6)), 0);
+	assert_int_equal(codec_json_decode(e, obj, &it, err, sizeof(err)), CS_OK);
+	assert_null(it.modified);
+	codec_item_clear(&it);
+	json_decref(obj);
+}
+
 /* A person record from name/value pairs, ended by NULL. */
 static struct record *person_rec(const struct map_entity *e, ...)
 {
@@ -588,6 +646,9 @@ static void test_typed_fields(void **state)
 		{ "{\"id\": \"1\", \"n\": 9007199254740992}", CS_EINVAL, NULL, NULL },
 		{ "{\"id\": \"1\", \"b\": 1}", CS_EINVAL, NULL, NULL },
 		{ "{\"id\": \"1\", \"b\": \"yes\"}", CS_EINVAL, NULL, NULL },
+		/* no remote.modified mapped: a "modified" member is not read */
+		{ "{\"id\": \"1\", \"modified\": \"2026-11-24T10:15:30Z\"}", CS_OK,
+		  NULL, NULL },
 	};
 
 	(void)state;
@@ -601,6 +662,7 @@ static void test_typed_fields(void **state)
 		if (cases[i].rc == CS_OK) {
 			tu_assert_str_case(i, record_get(it.rec, 0), cases[i].n);
 			tu_assert_str_case(i, record_get(it.rec, 1), cases[i].b);
+			tu_assert_str_case(i, it.modified, NULL);
 		}
 		codec_item_clear(&it);
 		json_decref(obj);
@@ -652,6 +714,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_decode_integer_id_and_version,
 						person_setup, person_teardown),
 		cmocka_unit_test_setup_teardown(test_decode_tombstone,
+						person_setup, person_teardown),
+		cmocka_unit_test_setup_teardown(test_decode_modified,
+						person_setup, person_teardown),
+		cmocka_unit_test_setup_teardown(test_decode_modified_with_nul,
 						person_setup, person_teardown),
 		cmocka_unit_test_setup_teardown(test_encode_on_template,
 						person_setup, person_teardown),

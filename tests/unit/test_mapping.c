@@ -20,7 +20,8 @@ static const char model_json[] =
 	"      \"b\": {\"type\": \"string\", \"owner\": \"council\"},\n"
 	"      \"d\": {\"type\": \"date\", \"owner\": \"council\"},\n"
 	"      \"n\": {\"type\": \"int\", \"owner\": \"provider\"},\n"
-	"      \"c\": {\"type\": \"code\", \"codelist\": \"colour\", \"owner\": \"council\"}\n"
+	"      \"c\": {\"type\": \"code\", \"codelist\": \"colour\", \"owner\": \"council\"},\n"
+	"      \"w\": {\"type\": \"string\", \"owner\": \"council\", \"policy\": \"newest\"}\n"
 	"    }},\n"
 	"    \"part\": {\"fields\": {\n"
 	"      \"p\": {\"type\": \"string\", \"owner\": \"provider\"}\n"
@@ -131,6 +132,16 @@ static void test_shipped_lcs_rest(void **state)
 	assert_int_equal(p->nmatch, 1);
 	assert_string_equal(p->fields[p->match[0]].name, "la_child_id");
 	assert_int_equal(p->nchildren, 4);	/* referral, notes, allocations, outcomes */
+	/* Modification times, for the newest policy. */
+	assert_string_equal(p->local_modified_col, "updated_at");
+	assert_string_equal(p->remote_modified_loc, "/modified");
+	assert_null(p->remote_modified_xpath);	/* json: not compiled */
+	for (i = 0; i < 2; i++) {
+		const struct map_entity *t = mapping_find_entity(set, i ? "family" :
+								 "worker");
+		assert_string_equal(t->local_modified_col, "updated_at");
+		assert_string_equal(t->remote_modified_loc, "/modified");
+	}
 
 	i = mapping_field_index(p, "la_child_id");
 	assert_true(i >= 0);
@@ -150,6 +161,8 @@ static void test_shipped_lcs_rest(void **state)
 
 	r = mapping_find_entity(set, "referral");
 	assert_ptr_equal(r->parent, p);
+	assert_null(r->local_modified_col);	/* top-level entities only */
+	assert_null(r->remote_modified_loc);
 	assert_string_equal(r->items_loc, "/referrals");
 	assert_string_equal(r->local_parent_col, "person_id");
 	assert_int_equal(r->nchildren, 4);
@@ -189,6 +202,28 @@ static void test_shipped_cin_census(void **state)
 	rv = mapping_find_entity(set, "cp_review");
 	assert_string_equal(rv->items_loc, "Reviews/CPPreviewDate");
 	assert_string_equal(rv->fields[0].remote_loc, ".");
+	mapping_set_free(set);
+	diag_free(&d);
+}
+
+static void test_shipped_lcs_xml(void **state)
+{
+	struct diag d;
+	struct mapping_set *set;
+	const struct map_entity *p;
+
+	(void)state;
+	diag_init(&d);
+	set = mapping_set_load("mappings", "lcs-xml", &d);
+	if (!set)
+		diag_print(&d, stderr);
+	assert_non_null(set);
+	assert_int_equal(d.warnings, 0);
+	p = mapping_find_entity(set, "person");
+	assert_int_equal(p->codec, CODEC_XML);
+	assert_string_equal(p->local_modified_col, "updated_at");
+	assert_string_equal(p->remote_modified_loc, "@modified");
+	assert_non_null(p->remote_modified_xpath);	/* compiled */
 	mapping_set_free(set);
 	diag_free(&d);
 }
@@ -318,6 +353,32 @@ static const struct bad_case bad_cases[] = {
 	     "\"key\": \"id\"},",
 	  "t.json:5: /entities/thing/local: a child entity needs 'parent_key' "
 	  "(the column holding the parent's key)", 0 },
+	/* modification times */
+	{ 9, "        \"a\": {\"local\": \"a\", \"remote\": \"/a\", \"policy\": \"newest\"},",
+	  "t.json:9: /entities/thing/fields/a/policy: policy newest needs the "
+	  "entity's local.modified and remote.modified", 0 },
+	{ 10, "        \"w\": {\"local\": \"w\", \"remote\": \"/w\"}",
+	  "t.json:10: /entities/thing/fields/w: policy newest needs the "
+	  "entity's local.modified and remote.modified", 0 },
+	{ 5, "      \"local\": {\"table\": \"s.thing\", \"key\": \"id\", "
+	     "\"modified\": \"Updated At\"},",
+	  "t.json:5: /entities/thing/local/modified: modified must be a plain "
+	  "column name", 0 },
+	{ 5, "      \"local\": {\"table\": \"s.thing\", \"key\": \"id\", "
+	     "\"modified\": 5},",
+	  "t.json:5: /entities/thing/local/modified: 'modified' must be a "
+	  "string", 0 },
+	{ 6, "      \"remote\": {\"collection\": \"things\", \"modified\": "
+	     "\"modified\"},",
+	  "t.json:6: /entities/thing/remote/modified: not a valid JSON Pointer "
+	  "(RFC 6901, starting with '/')", 0 },
+	{ 6, "      \"codec\": \"xml\", \"remote\": {\"records\": \"/r/t\", "
+	     "\"element\": \"t\", \"id\": \"@id\", \"modified\": \"@m[\"},",
+	  "t.json:6: /entities/thing/remote/modified: XPath does not compile", 1 },
+	{ 5, "      \"parent\": \"thing\", \"local\": {\"table\": \"s.thing\", "
+	     "\"key\": \"id\", \"parent_key\": \"p\", \"modified\": \"updated_at\"},",
+	  "t.json:5: /entities/thing/local/modified: 'modified' applies only to "
+	  "top-level entities", 0 },
 };
 
 static void test_every_problem_class(void **state)
@@ -396,6 +457,160 @@ static void test_every_problem_listed(void **state)
 	assert_true(tu_diag_at(&d, path, 10, ""));	/* unknown field */
 	assert_true(tu_diag_at(&d, path, 7, ""));	/* match key b */
 	diag_free(&d);
+}
+
+/* An entity naming its modification times, in the json and xml codecs,
+ * with newest fields from the mapping and from the model. */
+static void test_modified_times(void **state)
+{
+	struct scratch *s = *state;
+	static const char json_text[] =
+		"{\n"
+		"  \"format\": \"casesync-mapping/1\",\n"
+		"  \"entities\": {\n"
+		"    \"thing\": {\n"
+		"      \"local\": {\"table\": \"s.thing\", \"key\": \"id\", \"modified\": \"updated_at\"},\n"
+		"      \"remote\": {\"collection\": \"things\", \"modified\": \"/meta/modified\"},\n"
+		"      \"match\": [\"a\"],\n"
+		"      \"fields\": {\n"
+		"        \"a\": {\"local\": \"a\", \"remote\": \"/a\", \"policy\": \"newest\"},\n"
+		"        \"w\": {\"local\": \"w\", \"remote\": \"/w\"}\n"
+		"      }\n"
+		"    }\n"
+		"  }\n"
+		"}\n";
+	static const char xml_text[] =
+		"{\n"
+		"  \"format\": \"casesync-mapping/1\",\n"
+		"  \"codec\": \"xml\",\n"
+		"  \"entities\": {\n"
+		"    \"thing\": {\n"
+		"      \"local\": {\"table\": \"s.thing\", \"key\": \"id\", \"modified\": \"changed_at\"},\n"
+		"      \"remote\": {\"records\": \"/r/t\", \"element\": \"t\", \"id\": \"@id\",\n"
+		"                 \"modified\": \"Meta/@modified\"},\n"
+		"      \"match\": [\"a\"],\n"
+		"      \"fields\": {\n"
+		"        \"a\": {\"local\": \"a\", \"remote\": \"A\"},\n"
+		"        \"w\": {\"local\": \"w\", \"remote\": \"W\"}\n"
+		"      }\n"
+		"    }\n"
+		"  }\n"
+		"}\n";
+	char path[TU_PATH_MAX];
+	struct diag d;
+	struct mapping_set *set;
+	const struct map_entity *e;
+
+	set = load_text(s, json_text, &d, path);
+	if (!set)
+		tu_diag_dump(&d);
+	assert_non_null(set);
+	assert_int_equal(d.total + d.warnings, 0);
+	e = mapping_find_entity(set, "thing");
+	assert_string_equal(e->local_modified_col, "updated_at");
+	assert_string_equal(e->remote_modified_loc, "/meta/modified");
+	assert_null(e->remote_modified_xpath);
+	assert_int_equal(e->fields[0].policy, POLICY_NEWEST);
+	assert_int_equal(e->fields[1].policy, POLICY_NEWEST);	/* the model's */
+	mapping_set_free(set);
+	diag_free(&d);
+
+	set = load_text(s, xml_text, &d, path);
+	if (!set)
+		tu_diag_dump(&d);
+	assert_non_null(set);
+	e = mapping_find_entity(set, "thing");
+	assert_string_equal(e->local_modified_col, "changed_at");
+	assert_string_equal(e->remote_modified_loc, "Meta/@modified");
+	assert_non_null(e->remote_modified_xpath);
+	mapping_set_free(set);	/* frees the compiled XPath (leak checker) */
+	diag_free(&d);
+
+	/* Without remote.modified, both newest fields are reported, and the
+	 * whole set is refused. */
+	{
+		static const char cut[] = ", \"modified\": \"/meta/modified\"";
+		char text[sizeof(json_text)];
+		char *p;
+
+		cs_strlcpy(text, json_text, sizeof(text));
+		p = strstr(text, cut);
+		assert_non_null(p);
+		memmove(p, p + strlen(cut), strlen(p + strlen(cut)) + 1);
+		set = load_text(s, text, &d, path);
+	}
+	assert_null(set);
+	assert_int_equal(d.total, 2);
+	tu_assert_diag_at(&d, path, 9, "/entities/thing/fields/a/policy: policy "
+			  "newest needs the entity's local.modified and "
+			  "remote.modified");
+	tu_assert_diag_at(&d, path, 10, "/entities/thing/fields/w: policy "
+			  "newest needs the entity's local.modified and "
+			  "remote.modified");
+	diag_free(&d);
+}
+
+/* A one-way field never reaches its policy, so newest needs no times. */
+static void test_newest_one_way_needs_no_times(void **state)
+{
+	struct scratch *s = *state;
+	char text[4096], path[TU_PATH_MAX];
+	struct diag d;
+	struct mapping_set *set;
+
+	variant(text, sizeof(text), 10, "        \"w\": {\"local\": \"w\", "
+		"\"remote\": \"/w\", \"direction\": \"push\"}");
+	set = load_text(s, text, &d, path);
+	if (!set)
+		tu_diag_dump(&d);
+	assert_non_null(set);
+	assert_int_equal(mapping_find_entity(set, "thing")->fields[1].policy,
+			 POLICY_NEWEST);
+	mapping_set_free(set);
+	diag_free(&d);
+	variant(text, sizeof(text), 9, "        \"a\": {\"local\": \"a\", "
+		"\"remote\": \"/a\", \"policy\": \"newest\", \"direction\": "
+		"\"pull\"},");
+	set = load_text(s, text, &d, path);
+	assert_non_null(set);
+	mapping_set_free(set);
+	diag_free(&d);
+}
+
+/* A child entity is merged with its top-level record: it has no
+ * modification times of its own, and so no newest fields. */
+static void test_child_has_no_times(void **state)
+{
+	struct scratch *s = *state;
+	static const char text[] =
+		"{\n"
+		"  \"format\": \"casesync-mapping/1\",\n"
+		"  \"entities\": {\n"
+		"    \"part\": {\n"
+		"      \"parent\": \"thing\",\n"
+		"      \"local\": {\"table\": \"s.part\", \"key\": \"id\", \"parent_key\": \"thing_id\"},\n"
+		"      \"remote\": {\"items\": \"/parts\", \"modified\": \"/m\"},\n"
+		"      \"match\": [\"p\"],\n"
+		"      \"fields\": {\"p\": {\"local\": \"p\", \"remote\": \"/p\", \"policy\": \"newest\"}}\n"
+		"    }\n"
+		"  }\n"
+		"}\n";
+	char path[TU_PATH_MAX], base[4096], tpath[TU_PATH_MAX];
+	struct diag d;
+	struct mapping_set *set;
+
+	variant(base, sizeof(base), 0, NULL);
+	tu_write_in_dir(s->set, "p.json", text, path);
+	set = load_text(s, base, &d, tpath);
+	assert_null(set);
+	assert_int_equal(d.total, 2);
+	tu_assert_diag_at(&d, path, 7, "/entities/part/remote/modified: "
+			  "'modified' applies only to top-level entities");
+	tu_assert_diag_at(&d, path, 9, "/entities/part/fields/p/policy: policy "
+			  "newest needs modification times, which only top-level "
+			  "entities have (local.modified, remote.modified)");
+	diag_free(&d);
+	unlink(path);
 }
 
 static void test_entity_mapped_in_two_files(void **state)
@@ -718,11 +933,15 @@ int main(void)
 	const struct CMUnitTest shipped[] = {
 		cmocka_unit_test(test_shipped_lcs_rest),
 		cmocka_unit_test(test_shipped_cin_census),
+		cmocka_unit_test(test_shipped_lcs_xml),
 	};
 	const struct CMUnitTest loader[] = {
 		cmocka_unit_test(test_base_is_valid),
 		cmocka_unit_test(test_every_problem_class),
 		cmocka_unit_test(test_every_problem_listed),
+		cmocka_unit_test(test_modified_times),
+		cmocka_unit_test(test_newest_one_way_needs_no_times),
+		cmocka_unit_test(test_child_has_no_times),
 		cmocka_unit_test(test_entity_mapped_in_two_files),
 		cmocka_unit_test(test_parent_resolution),
 		cmocka_unit_test(test_lossy_mappings_warn),
