@@ -136,9 +136,11 @@ static enum merge_newer newer_of(struct engine *en, const struct map_entity *e,
 		return MERGE_NEWER_UNKNOWN;
 	if (store_local_modified(en->store, e, key, &lm))
 		return MERGE_NEWER_UNKNOWN;
-	/* Within the measured skew (and the Date header's one second) the
-	 * two clocks cannot order the changes. */
-	n = merge_newer_by_time(lm, cur->modified, (en->skew_s + 1) * 1000);
+	/* Within the measured skew the two clocks cannot order the changes.
+	 * The Date header counts whole seconds, so a skew of one second may
+	 * be none; a second of margin stays either way. */
+	n = merge_newer_by_time(lm, cur->modified,
+				(en->skew_s > 1 ? en->skew_s : 1) * 1000);
 	free(lm);
 	return n;
 }
@@ -977,8 +979,8 @@ static int push_resend(struct engine *en, const struct map_entity *e,
 		rc = store_base_tombstone(en->store, e, ch.local_key, NULL);
 	} else {
 		if (kind == REMOTE_CREATE)
-			rc = store_crosswalk_put(en->store, e->name, ch.local_key,
-						 op.out.remote_id);
+			rc = store_crosswalk_relink(en->store, e->name,
+						    ch.local_key, op.out.remote_id);
 		if (rc == CS_OK)
 			rc = store_base_put(en->store, e, ch.local_key, op.out.rec,
 					    op.out.version);
@@ -1110,7 +1112,7 @@ static void push_decide(struct engine *en, const struct map_entity *e,
 	merge_result_clear(&m);
 }
 
-static int new_request(struct push_item *p, const char *op,
+static int new_request(struct engine *en, struct push_item *p, const char *op,
 		       const char *remote_id, const char *if_match)
 {
 	char idem[33];
@@ -1120,9 +1122,11 @@ static int new_request(struct push_item *p, const char *op,
 		return CS_ERR;
 	p->ob.op = cs_strdup(op);
 	p->ob.idem = cs_strdup(idem);
+	p->ob.owner = cs_strdup(en->actor);
 	p->ob.remote_id = remote_id ? cs_strdup(remote_id) : NULL;
 	p->ob.if_match = if_match ? cs_strdup(if_match) : NULL;
-	if (!p->ob.op || !p->ob.idem || (remote_id && !p->ob.remote_id) ||
+	if (!p->ob.op || !p->ob.idem || !p->ob.owner ||
+	    (remote_id && !p->ob.remote_id) ||
 	    (if_match && !p->ob.if_match))
 		return CS_ENOMEM;
 	return CS_OK;
@@ -1146,17 +1150,17 @@ static int push_prepare(struct engine *en, const struct map_entity *e,
 		*op = (struct remote_op){ .kind = p->kind, .e = e };
 		if (p->kind == REMOTE_CREATE) {
 			op->rec = p->local;
-			rc = new_request(p, "create", NULL, NULL);
+			rc = new_request(en, p, "create", NULL, NULL);
 		} else if (p->kind == REMOTE_UPDATE) {
 			op->id = p->remote_id;
 			op->rec = p->merged;
 			op->cur = &p->cur;
 			op->if_match = p->cur.version;
-			rc = new_request(p, "update", p->remote_id, p->cur.version);
+			rc = new_request(en, p, "update", p->remote_id, p->cur.version);
 		} else {
 			op->id = p->remote_id;
 			op->if_match = p->cur.version;
-			rc = new_request(p, "delete", p->remote_id, p->cur.version);
+			rc = new_request(en, p, "delete", p->remote_id, p->cur.version);
 		}
 		if (rc == CS_OK)
 			rc = remote_encode(en->remote, op, &p->ob.body);
@@ -1427,7 +1431,7 @@ static int resolve_send(struct engine *en, const struct map_entity *e,
 		goto send;
 	}
 	if (rc == CS_OK)
-		rc = new_request(&p, op->kind == REMOTE_CREATE ? "create" :
+		rc = new_request(en, &p, op->kind == REMOTE_CREATE ? "create" :
 				 op->kind == REMOTE_DELETE ? "delete" : "update",
 				 op->id, op->if_match);
 	if (rc == CS_OK)
@@ -1700,6 +1704,47 @@ static int apply_resolutions(struct engine *en, const struct map_entity *e,
 	return PQstatus(en->store->conn) == CONNECTION_OK ? CS_OK : CS_EIO;
 }
 
+/* Writes stored in the outbox by a run that stopped before settling them
+ * (this instance's, or another's older than a claim lease): sent again and
+ * settled before the feed is read, so that a record this daemon created at
+ * the council is linked to its provider record, not taken for a new one.
+ * *unsettled is set when a create could not be settled: the feed then
+ * waits for a later cycle. */
+static int recover_outbox(struct engine *en, const struct map_entity *e,
+			  int *unsettled, struct engine_counts *c)
+{
+	char lease[32];
+	const char *p[] = { e->name, en->actor, lease };
+	PGresult *r;
+
+	*unsettled = 0;
+	snprintf(lease, sizeof(lease), "%lld", en->cfg->sync_claim_lease_s);
+	r = store_exec(en->store, "outbox_recover",
+		       "SELECT local_key, op = 'create' FROM casesync.outbox "
+		       "WHERE entity = $1 AND status = 'pending' AND (claimed_by = $2 "
+		       "OR claimed_by IS NULL OR created_at < now() - $3 * "
+		       "interval '1 second') ORDER BY id LIMIT 10000", 3, p);
+	if (!r)
+		return CS_EIO;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct local_change ch = { .local_key = PQgetvalue(r, i, 0) };
+		struct push_item it = { .ch = &ch };
+		int found = 0, rc;
+
+		rc = store_outbox_get(en->store, e->name, ch.local_key, &it.ob,
+				      &found);
+		if (rc == CS_OK && found)
+			rc = push_resend(en, e, &it, c);
+		store_outbox_row_clear(&it.ob);
+		if (rc && PQgetvalue(r, i, 1)[0] == 't')
+			*unsettled = 1;
+		if (PQstatus(en->store->conn) != CONNECTION_OK)
+			break;
+	}
+	PQclear(r);
+	return PQstatus(en->store->conn) == CONNECTION_OK ? CS_OK : CS_EIO;
+}
+
 static int push_entity(struct engine *en, const struct map_entity *e,
 		       struct engine_counts *c)
 {
@@ -1941,13 +1986,20 @@ int engine_cycle(struct engine *en, struct engine_counts *c)
 	for (size_t i = 0; i < en->maps->nentities && rc == CS_OK &&
 	     en->cfg->remote_transport == TRANSPORT_HTTP; i++) {
 		const struct map_entity *e = &en->maps->entities[i];
+		int unsettled = 0;
 
 		/* Nested collections travel inside their parent's record and
 		 * XML entities through extract files: neither is synced by this
 		 * loop (docs/ARCHITECTURE.md). */
 		if (!engine_syncs(e))
 			continue;
-		rc = pull_entity(en, e, c);
+		rc = recover_outbox(en, e, &unsettled, c);
+		if (rc == CS_OK && unsettled)
+			log_warn("pull_deferred", "entity=%s reason=\"a record "
+				 "created at the council is not settled yet\"",
+				 e->name);
+		else if (rc == CS_OK)
+			rc = pull_entity(en, e, c);
 		if (rc == CS_OK)
 			rc = apply_resolutions(en, e, c);
 		if (rc == CS_OK)

@@ -66,6 +66,7 @@ int remote_clock_offset(const struct remote *r, long long *secs)
 	return r->clock_known;
 }
 
+
 static void note_clock(struct remote *r, const struct http_response *resp)
 {
 	if (resp->date > 0 && resp->received > 0) {
@@ -84,6 +85,8 @@ static int do_request(struct remote *r, const char *method, const char *url,
 	r->stats.requests++;
 	r->stats.retries += resp->attempts > 1 ? (unsigned long)resp->attempts - 1 : 0;
 	r->stats.replays += (unsigned long)resp->replayed;
+	if (rc == CS_OK)
+		note_clock(r, resp);
 	return rc;
 }
 

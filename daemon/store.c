@@ -1011,6 +1011,7 @@ void store_outbox_row_clear(struct outbox_row *o)
 	free(o->if_match);
 	free(o->idem);
 	free(o->body);
+	free(o->owner);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -1051,19 +1052,20 @@ int store_outbox_put(struct store *s, const char *entity, const char *local_key,
 		     const struct outbox_row *o)
 {
 	const char *p[] = { entity, local_key, o->op, o->remote_id, o->if_match,
-			    o->idem, o->body ? o->body : "" };
+			    o->idem, o->body ? o->body : "", o->owner };
 
 	/* One request in flight per record: a new one (after a 412, say)
 	 * replaces the one that is known not to have been applied. */
 	return store_run(s, "outbox_put",
 			 "INSERT INTO casesync.outbox (entity, local_key, op, "
-			 "remote_id, if_match, idempotency_key, body) VALUES "
-			 "($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (entity, local_key) "
-			 "WHERE status = 'pending' DO UPDATE SET op = EXCLUDED.op, "
-			 "remote_id = EXCLUDED.remote_id, if_match = EXCLUDED.if_match, "
+			 "remote_id, if_match, idempotency_key, body, claimed_by) "
+			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT "
+			 "(entity, local_key) WHERE status = 'pending' DO UPDATE SET "
+			 "op = EXCLUDED.op, remote_id = EXCLUDED.remote_id, "
+			 "if_match = EXCLUDED.if_match, "
 			 "idempotency_key = EXCLUDED.idempotency_key, "
-			 "body = EXCLUDED.body, attempts = 0, created_at = now()",
-			 7, p);
+			 "body = EXCLUDED.body, claimed_by = EXCLUDED.claimed_by, "
+			 "attempts = 0, created_at = now()", 8, p);
 }
 
 int store_outbox_done(struct store *s, const char *entity,
@@ -1136,14 +1138,25 @@ static char *capture_columns(const struct map_entity *e, int writable)
 	return array_end(&b, rc);
 }
 
-/* The daemon reads the modification time of a record for the newest
- * policy; it is not compared by capture (it moves with every write). */
-static int grant_modified(struct store *s, const struct map_entity *e)
+/* What the daemon needs beyond the mapped columns: DELETE, for a council
+ * deletion applied to the provider (tombstones), and reading the
+ * modification time of a record for the newest policy (not compared by
+ * capture: it moves with every write). */
+static int grant_more(struct store *s, const struct map_entity *e)
 {
 	struct buf sql;
 	int rc = CS_ENOMEM;
 
 	buf_init(&sql, 4096);
+	if (buf_appends(&sql, "GRANT DELETE ON ") ||
+	    append_ident(s, &sql, e->local_table) ||
+	    buf_appends(&sql, " TO casesync_daemon"))
+		goto out;
+	if ((rc = store_run(s, "grant_delete", sql.data, 0, NULL)) ||
+	    !e->local_modified_col)
+		goto out;
+	buf_reset(&sql);
+	rc = CS_ENOMEM;
 	if (buf_appends(&sql, "GRANT SELECT (") ||
 	    append_ident(s, &sql, e->local_modified_col) ||
 	    buf_appends(&sql, ") ON ") || append_ident(s, &sql, e->local_table) ||
@@ -1172,7 +1185,7 @@ int store_install_capture(struct store *s, const struct map_entity *e,
 		return cols && wr ? CS_EIO : CS_ENOMEM;
 	*changed = strcmp(PQgetvalue(r, 0, 0), "unchanged") != 0;
 	PQclear(r);
-	return e->local_modified_col ? grant_modified(s, e) : CS_OK;
+	return grant_more(s, e);
 }
 
 int store_remove_capture(struct store *s, const char *table)

@@ -175,6 +175,7 @@ struct outbox_row {
 	char *if_match;
 	char *idem;
 	char *body;		/* "" for a delete */
+	char *owner;		/* the daemon instance sending it */
 };
 int store_outbox_get(struct store *s, const char *entity, const char *local_key,
 		     struct outbox_row *o, int *found) CS_MUST_CHECK;

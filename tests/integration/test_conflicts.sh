@@ -27,8 +27,11 @@ $CS migrate --with-demo-store >/dev/null 2>&1 || exit 1
 daemon_config "$CONF" "$T/daemon.conf"
 CSD="$BUILD/casesyncd -c $T/daemon.conf"
 # The data lead: a login role in casesync_datalead only.
-sql "CREATE ROLE lead_$$ LOGIN PASSWORD 'pw' IN ROLE casesync_datalead" || exit 1
-sed "s|^conninfo =.*|conninfo = user=lead_$$ password=pw host=localhost|" "$CONF" >"$T/lead.conf"
+lpw=${PGPASSWORD:-lpw$$x}
+sql "CREATE ROLE lead_$$ LOGIN PASSWORD '$lpw' IN ROLE casesync_datalead" || exit 1
+echo "*:*:*:lead_$$:$lpw" >"$T/leadpass"
+chmod 600 "$T/leadpass"
+sed "s|^conninfo =.*|conninfo = user=lead_$$ host=localhost passfile=$T/leadpass|" "$CONF" >"$T/lead.conf"
 LEAD="$BUILD/casesync -c $T/lead.conf"
 
 key_of() { sql "select id from casestore.person where la_child_id = '$1'"; }
@@ -39,7 +42,7 @@ council_set() {
 	curl -sf -o /dev/null -X PUT -H 'Content-Type: application/json' \
 		--data @"$T/p2.json" "$SIM_URL/api/v1/persons/$1"
 }
-cycle() { $CSD --once 2>>"$T/daemon.log"; }
+cycle() { $CSD --once 2>>"$T/daemon.log"; local rc=$?; cp "$T/daemon.log" /tmp/conflicts-daemon.log; return $rc; }
 
 cycle
 is "$(sql "select count(*) from casestore.person where la_child_id is not null")" "3" \
@@ -126,13 +129,13 @@ is "$(sql "select given_name from casestore.person where id = $K2")|$(sim_json /
 
 # --- newest: the later change wins, by the systems' own times ------------------------
 sql "update casestore.person set family_name = 'OlderLocal' where id = $K3"
-sleep 1.5
+sleep 2.5
 council_set 100103 "d['name']['surname']='NewerCouncil'"
 cycle
 is "$(sql "select family_name from casestore.person where id = $K3")|$(sim_json /api/v1/persons/100103 "d['name']['surname']")" \
 	"NewerCouncil|NewerCouncil" "newest: the council's later change wins"
 council_set 100103 "d['name']['surname']='OlderCouncil'"
-sleep 1.5
+sleep 2.5
 sql "update casestore.person set family_name = 'NewerLocal' where id = $K3"
 cycle
 is "$(sql "select family_name from casestore.person where id = $K3")|$(sim_json /api/v1/persons/100103 "d['name']['surname']")" \
@@ -142,7 +145,7 @@ is "$(sql "select count(*) from casesync.conflicts where local_key = '$K3'")" "0
 # The council's clock an hour ahead: the times cannot be trusted.
 curl -sf -o /dev/null -X POST -d '{"offset":3600}' "$SIM_URL/_sim/clock"
 sql "update casestore.person set family_name = 'SkewLocal' where id = $K3"
-sleep 1.5
+sleep 2.5
 council_set 100103 "d['name']['surname']='SkewCouncil'"
 : >"$T/daemon.log"
 cycle

@@ -66,8 +66,10 @@ is "$(as daemon "select id, family_name, la_child_id from casestore.person")" "o
 	"the daemon reads the mapped columns of a mapped table"
 is "$(as daemon "select created_at from casestore.person")" "42501" \
 	"the daemon cannot read a column no mapping uses"
-is "$(as daemon "delete from casestore.person")" "42501" \
-	"the daemon cannot DELETE case records"
+is "$(as daemon "begin; delete from casestore.person where la_child_id = 'R1'; rollback")" "ok" \
+	"the daemon can DELETE a mapped record (a council deletion, settled as a tombstone)"
+is "$(as daemon "truncate casestore.person")" "42501" \
+	"the daemon cannot TRUNCATE case records"
 is "$(as daemon "begin; set local casesync.origin = 'remote';
                  update casestore.person set family_name = 'Daemon' where la_child_id = 'R1';
                  rollback")" "ok" \
