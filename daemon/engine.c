@@ -67,6 +67,19 @@ static int apply_children(struct engine *en, const struct map_entity *e,
 			  const char *key, const struct record *rec,
 			  const char *version, struct engine_counts *c);
 
+/* Whether a council record lacks a value only the provider assigns (a
+ * field flowing to the council and not back). */
+static int lacks_provider_values(const struct map_entity *e,
+				 const struct record *rec)
+{
+	for (size_t i = 0; i < e->nfields; i++)
+		if (!mapping_field_flows_to(&e->fields[i], SIDE_LOCAL) &&
+		    mapping_field_flows_to(&e->fields[i], SIDE_REMOTE) &&
+		    !record_get(rec, i))
+			return 1;
+	return 0;
+}
+
 /* A council record we have never seen: create it in the provider store. */
 static int pull_create(struct engine *en, const struct map_entity *e,
 		       struct codec_item *it, int relink,
@@ -89,6 +102,11 @@ static int pull_create(struct engine *en, const struct map_entity *e,
 		a.new_rec = it->rec;
 		rc = audit_write(en->store, &a);
 	}
+	if (rc == CS_OK && !e->parent && lacks_provider_values(e, it->rec))
+		/* The council is told the provider's own values (its key, say)
+		 * by the push phase; until then its record differs from the
+		 * provider's in them. */
+		rc = store_change_enqueue(en->store, e->name, key);
 	if (rc == CS_OK) {
 		c->created_local++;
 		c->pulled++;
@@ -1749,7 +1767,7 @@ static int push_entity(struct engine *en, const struct map_entity *e,
 		       struct engine_counts *c)
 {
 	struct push_item *items;
-	size_t window, total = 0;
+	size_t window, total = 0, failed;
 	int rc = CS_OK;
 
 	/* Enough records per window to keep every connection busy. */
@@ -1777,10 +1795,12 @@ static int push_entity(struct engine *en, const struct map_entity *e,
 			items[i].ch = &ch[i];
 		}
 		push_window(en, e, items, n, c);
+		failed = 0;
 		for (size_t i = 0; i < n; i++) {
 			int irc = items[i].rc;
 			const char *key = items[i].ch->local_key;
 
+			failed += irc == CS_EIO;
 			if (irc == CS_EINVAL) {
 				log_warn("record_rejected", "entity=%s local_key=%s "
 					 "direction=to_council", e->name, key);
@@ -1795,6 +1815,10 @@ static int push_entity(struct engine *en, const struct map_entity *e,
 		store_changes_free(ch, n);
 		if (PQstatus(en->store->conn) != CONNECTION_OK)
 			rc = CS_EIO;
+		else if (failed == n)
+			/* The council is not answering: the rest waits for the
+			 * next cycle rather than fail one by one. */
+			break;
 	}
 	free(items);
 	return rc;

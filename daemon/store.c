@@ -987,6 +987,21 @@ int store_changes_claim(struct store *s, const char *entity,
 	return CS_OK;
 }
 
+int store_change_enqueue(struct store *s, const char *entity,
+			 const char *local_key)
+{
+	const char *p[] = { entity, local_key };
+
+	/* As capture would fold it: a pending update of the whole record. */
+	return store_run(s, "change_enqueue",
+			 "INSERT INTO casesync.change_pending AS p (entity, local_key, "
+			 "op, columns, first_seq, seq, first_txid, first_at) VALUES "
+			 "($1, $2, 'U', NULL, nextval('casesync.change_pending_seq'), "
+			 "currval('casesync.change_pending_seq'), pg_current_xact_id(), "
+			 "now()) ON CONFLICT (entity, local_key) DO UPDATE SET "
+			 "columns = NULL, seq = EXCLUDED.seq", 2, p);
+}
+
 int store_change_seq(struct store *s, const char *entity, const char *local_key,
 		     long long *seq)
 {

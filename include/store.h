@@ -163,6 +163,10 @@ int store_changes_claim(struct store *s, const char *entity,
 			const char *instance, long long cycle, long limit,
 			long lease_s,
 			struct local_change **out, size_t *n) CS_MUST_CHECK;
+/* Queues a push of the whole record, as if the provider had changed it
+ * (a value only the provider assigns, for a record the council created). */
+int store_change_enqueue(struct store *s, const char *entity,
+			 const char *local_key) CS_MUST_CHECK;
 /* The pending change's seq of one key (0 when none). */
 int store_change_seq(struct store *s, const char *entity, const char *local_key,
 		     long long *seq) CS_MUST_CHECK;

@@ -63,5 +63,9 @@ ALTER TABLE casesync.change_pending
     ADD COLUMN claimed_until timestamptz,
     ADD COLUMN claim_cycle bigint;
 
+-- The daemon queues a push of a record the council created, so the council
+-- learns the values only the provider assigns (its key).
+GRANT USAGE ON SEQUENCE casesync.change_pending_seq TO casesync_daemon;
+
 -- Data leads resolve conflicts: the decision and who, why and when.
 GRANT UPDATE (resolution) ON casesync.conflicts TO casesync_datalead;

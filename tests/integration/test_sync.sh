@@ -93,7 +93,7 @@ is "$(sim_json /api/v1/persons/100101 "d['address']['postcode']")" "ZZ99 3AA" \
 	"members the mapping does not cover survive the update"
 is "$(sql "select given_name from casestore.person where la_child_id = '100102'")" "Benedict" \
 	"the council edit reached PostgreSQL"
-is "$(sql "select count(*) from casesync.audit where action = 'update_remote'")" "1" \
+is "$(sql "select count(*) from casesync.audit where action = 'update_remote' and changes ? 'family_name'")" "1" \
 	"the push is audited"
 is "$(sql "select changes->'given_name'->>'old' || '>' || (changes->'given_name'->>'new')
            from casesync.audit where action = 'update_local' and changes ? 'given_name'")" \
