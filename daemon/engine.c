@@ -1578,15 +1578,22 @@ static int resolve_presence(struct engine *en, const struct map_entity *e,
 		} else if ((rc = resolve_send(en, e, key, &op, &out)) == CS_OK &&
 			   (rc = settle_begin(en, e, key)) == CS_OK) {
 			/* The provider's record goes back to the council as a
-			 * new record. */
+			 * new record; what the council assigned (its id) comes
+			 * back to the provider. */
+			struct record *agreed = NULL;
+
 			rc = store_crosswalk_relink(en->store, e->name, key,
 						    out.remote_id);
 			if (rc == CS_OK)
-				rc = store_base_put(en->store, e, key, out.rec,
+				rc = settle_local(en, e, key, out.remote_id, p->local,
+						  out.rec, out.version, &agreed);
+			if (rc == CS_OK)
+				rc = store_base_put(en->store, e, key, agreed,
 						    out.version);
 			rc = resolve_finish(en, e, rs, "create_remote",
-					    out.remote_id, NULL, out.rec,
+					    out.remote_id, NULL, agreed,
 					    out.version, SIDE_LOCAL, p->ch, rc);
+			record_free(agreed);
 		}
 	} else if (!p->local && !p->cur_gone) {
 		if (keep_local) {
@@ -1616,6 +1623,9 @@ static int resolve_presence(struct engine *en, const struct map_entity *e,
 			if (rc == CS_OK)
 				rc = store_base_put(en->store, e, new_key,
 						    p->cur.rec, p->cur.version);
+			if (rc == CS_OK && lacks_provider_values(e, p->cur.rec))
+				rc = store_change_enqueue(en->store, e->name,
+							  new_key);
 			rc = resolve_finish(en, e, rs, "create_local",
 					    p->remote_id, NULL, p->cur.rec,
 					    p->cur.version, SIDE_REMOTE, p->ch, rc);

@@ -205,6 +205,8 @@ cycle
 N3=$(sql "select remote_id from casesync.crosswalk c join casestore.person p on c.local_key = p.id::text where p.given_name = 'Del3'")
 [ -n "$N3" ] && [ "$N3" != "$D3" ] && [ "$(sim_json "/api/v1/persons/$N3" "d['identifiers']['upn']")" = "Z801200000077" ]
 ok $? "take local after a council deletion: the provider's record goes back to the council as a new record"
+is "$(sql "select la_child_id from casestore.person where given_name = 'Del3'")" "$N3" \
+	"the provider's record takes the council's new id"
 is "$(sql "select count(*) || '|' || min(upn) from casestore.person where given_name = 'Del4'")" \
 	"1|Z801200000066" "take remote after a provider deletion: the council's record comes back to the provider"
 is "$(sql "select count(*) from casesync.conflicts where status <> 'applied'")" "0" \
