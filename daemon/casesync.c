@@ -16,7 +16,9 @@
 #include "options.h"
 #include "engine.h"
 #include "importer.h"
+#include "reconcile.h"
 #include "render.h"
+#include "status.h"
 #include "store.h"
 
 static void usage(FILE *f)
@@ -32,9 +34,11 @@ static void usage(FILE *f)
 		"                               show one record mapped to the other side\n"
 		"  import --mapping NAME [--schema XSD] FILE\n"
 		"                               take one council extract file in\n"
-		"  conflicts list|show ID|resolve ID (--take local|remote |\n"
-		"            --value FIELD=VALUE...) --reason TEXT\n"
-		"                               the records held for a person\n"
+		"  reconcile [--entity E] [--format text|csv|json|html] [--output F]\n"
+		"            [--all] [--show-values]\n"
+		"                               compare both sides fully (0 in sync,\n"
+		"                               1 differences, 2 no answer)\n"
+		"  status [--format text|json]  counts per entity, backlog, last cycle\n"
 		"\n"
 		"  -c, --config FILE   config file (default $CASESYNC_CONFIG or %s)\n"
 		"  --set S.K=V         override one config key for this run\n"
@@ -568,6 +572,10 @@ int main(int argc, char **argv)
 			return cmd_import(&o, n, rest);
 		if (!strcmp(argv[i], "conflicts"))
 			return cmd_conflicts(&o, n, rest);
+		if (!strcmp(argv[i], "reconcile"))
+			return cmd_reconcile(&o, n, rest);
+		if (!strcmp(argv[i], "status"))
+			return cmd_status(&o, n, rest);
 	}
 	fprintf(stderr, "casesync: unknown command '%s'\n", argv[i]);
 	usage(stderr);
