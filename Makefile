@@ -5,6 +5,8 @@
 #                        council simulator (installs missing packages first)
 #   make check SANITIZE=address,undefined   (or: make asan) the same under
 #                        ASan and UBSan, built in build/san/
+#   make chaos           crash recovery (SIGKILL at every fail point) and two
+#                        daemons sharing a backlog, at 10,000 changes
 #   make demo            the main job end to end, explained as it goes
 #   make bench           the speed figures, each as a ratio to its own
 #                        baseline measured in the same run (bench/run)
@@ -56,7 +58,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 SIM_SRCS := $(wildcard tests/lcs-sim/*.c)
 
-.PHONY: all deps deps-test check asan demo bench install uninstall clean test-bins
+.PHONY: all deps deps-test check asan chaos demo bench install uninstall clean test-bins
 
 all: deps $(BUILD)/casesyncd $(BUILD)/casesync
 
@@ -135,6 +137,13 @@ check: deps-test
 
 asan:
 	@$(MAKE) --no-print-directory check SANITIZE=address,undefined
+
+# The crash-recovery and two-daemon tests at full size (10,000 changes;
+# make check runs them small). RECOVERY_CHANGES=N to change it.
+chaos: deps-test
+	@$(MAKE) --no-print-directory NO_DEPS=1 $(BUILD)/casesyncd $(BUILD)/casesyncd-fp \
+		$(BUILD)/casesync $(BUILD)/lcs-sim
+	@tests/chaos/run $(BUILD)
 
 demo: deps-test
 	@$(MAKE) --no-print-directory NO_DEPS=1 $(BUILD)/casesyncd $(BUILD)/casesync $(BUILD)/lcs-sim

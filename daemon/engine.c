@@ -740,6 +740,31 @@ static int pull_feed(struct engine *en, const struct map_entity *e,
 	return rc;
 }
 
+/* Whether a create stored in the outbox within the last hour is still
+ * unsettled. An older one no longer holds the feed up: it is logged, and
+ * its record may come back as a new one (better than no feed at all). */
+static int creates_unsettled(struct engine *en, const struct map_entity *e,
+			     int *any)
+{
+	const char *p[] = { e->name };
+	PGresult *r = store_exec(en->store, "outbox_creates",
+				 "SELECT count(*) FILTER (WHERE created_at > now() - "
+				 "interval '1 hour'), count(*) FROM casesync.outbox "
+				 "WHERE entity = $1 AND status = 'pending' AND "
+				 "op = 'create'", 1, p);
+
+	*any = 0;
+	if (!r)
+		return CS_EIO;
+	*any = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+	if (!*any && strcmp(PQgetvalue(r, 0, 1), "0"))
+		log_error("outbox_stuck", "entity=%s creates=%s problem=\"creates "
+			  "unanswered for over an hour\"", e->name,
+			  PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return CS_OK;
+}
+
 static int pull_entity(struct engine *en, const struct map_entity *e,
 		       struct engine_counts *c)
 {
@@ -755,7 +780,15 @@ static int pull_entity(struct engine *en, const struct map_entity *e,
 			  "reading its feed\"", e->name);
 		return CS_OK;
 	}
-	rc = pull_feed(en, e, cursor_name, c);
+	/* A create another daemon stored and may have sent, not settled yet
+	 * (it died in between: its claim lapses and the write is settled
+	 * first): the feed would show the new council record as unknown. */
+	rc = creates_unsettled(en, e, &got);
+	if (rc == CS_OK && got)
+		log_warn("pull_deferred", "entity=%s reason=\"a record created at "
+			 "the council is not settled yet\"", e->name);
+	else if (rc == CS_OK)
+		rc = pull_feed(en, e, cursor_name, c);
 	store_unlock(en->store, "casesync.pull", e->name);
 	return rc;
 }
@@ -954,6 +987,49 @@ static enum remote_op_kind outbox_kind(const char *op)
 	       !strcmp(op, "delete") ? REMOTE_DELETE : REMOTE_UPDATE;
 }
 
+/* After a resent write: the council's answer goes into the provider's
+ * fields that have not changed since the request was made (what the
+ * request carried is the base of that merge), so values the request took
+ * from the council, and what the council assigned, reach the provider;
+ * a provider edit made since stays and is pushed as usual. */
+static int resend_settle_local(struct engine *en, const struct map_entity *e,
+			       const char *key, const struct outbox_row *o,
+			       const struct codec_item *out)
+{
+	struct record *sent = NULL, *local = NULL;
+	struct merge_result m = { 0 };
+	struct audit_entry a;
+	int rc = remote_decode_body(en->remote, e, o->body, &sent);
+
+	if (rc)
+		return CS_OK;	/* nothing known of what was sent: left as is */
+	rc = store_local_read(en->store, e, key, &local);
+	if (rc == CS_ENOTFOUND) {
+		rc = CS_OK;	/* deleted since: the deletion follows */
+		goto out;
+	}
+	if (rc || (rc = merge_records(sent, local, out->rec, MERGE_NEWER_UNKNOWN,
+				      &m)))
+		goto out;
+	if (m.to_local) {
+		/* A field both changed stays the provider's (manual keeps
+		 * local); the next merge decides it against the new base. */
+		rc = store_local_update(en->store, e, key, local, m.merged);
+		if (rc == CS_OK) {
+			audit_fill(en, &a, e, "update_local", key, out->remote_id,
+				   SIDE_REMOTE, out->version, "applied");
+			a.old_rec = local;
+			a.new_rec = m.merged;
+			rc = audit_write(en->store, &a);
+		}
+	}
+out:
+	merge_result_clear(&m);
+	record_free(sent);
+	record_free(local);
+	return rc;
+}
+
 /* A write stored in the outbox by an earlier run that may or may not have
  * reached the council (the daemon stopped in between): sent again with
  * the same key, If-Match and bytes, so the council applies it once, and
@@ -996,7 +1072,8 @@ static int push_resend(struct engine *en, const struct map_entity *e,
 	if (kind == REMOTE_DELETE) {
 		rc = store_base_tombstone(en->store, e, ch.local_key, NULL);
 	} else {
-		if (kind == REMOTE_CREATE)
+		rc = resend_settle_local(en, e, ch.local_key, o, &op.out);
+		if (rc == CS_OK && kind == REMOTE_CREATE)
 			rc = store_crosswalk_relink(en->store, e->name,
 						    ch.local_key, op.out.remote_id);
 		if (rc == CS_OK)
@@ -1294,6 +1371,7 @@ static void push_window(struct engine *en, const struct map_entity *e,
 	FAILPOINT("push.after_read");
 	for (int attempt = 0; attempt < MAX_412_RETRIES; attempt++) {
 		size_t k = 0;
+		int creating;
 
 		/* The council's current record of every update and deletion. */
 		for (size_t i = 0; i < n; i++)
@@ -1327,10 +1405,25 @@ static void push_window(struct engine *en, const struct map_entity *e,
 				items[i].send = 1;
 				items[i].kind = REMOTE_CREATE;
 			}
-		/* The writes: stored, then sent. */
+		/* The writes: stored, then sent. While creates are in flight
+		 * no other daemon reads this entity's feed (it would take the
+		 * new council records for records of its own). */
+		creating = 0;
+		for (size_t i = 0; i < n; i++)
+			creating |= items[i].send && items[i].kind == REMOTE_CREATE &&
+				    items[i].state != PUSH_DONE;
+		if (creating && store_lock_shared(en->store, "casesync.pull",
+						  e->name)) {
+			for (size_t i = 0; i < n; i++)
+				if (items[i].state != PUSH_DONE)
+					push_done(&items[i], CS_EIO);
+			break;
+		}
 		if (push_prepare(en, e, items, n, ops, idx, &k)) {
 			for (size_t j = 0; j < k; j++)
 				push_done(&items[idx[j]], CS_EIO);
+			if (creating)
+				store_unlock_shared(en->store, "casesync.pull", e->name);
 			break;
 		}
 		if (k && remote_run(en->remote, ops, k) != CS_OK)
@@ -1342,6 +1435,8 @@ static void push_window(struct engine *en, const struct map_entity *e,
 			push_answered(en, e, &items[idx[j]], &ops[j], c);
 			codec_item_clear(&ops[j].out);
 		}
+		if (creating)
+			store_unlock_shared(en->store, "casesync.pull", e->name);
 		k = 0;
 		for (size_t i = 0; i < n; i++)
 			k += items[i].state != PUSH_DONE;
@@ -1465,6 +1560,11 @@ static int resolve_send(struct engine *en, const struct map_entity *e,
 		op->idempotency_key = p.ob.idem;
 		op->body = p.ob.body;
 send:
+		if (op->kind == REMOTE_CREATE &&
+		    store_lock_shared(en->store, "casesync.pull", e->name)) {
+			store_outbox_row_clear(&p.ob);
+			return CS_EIO;
+		}
 		if (remote_run(en->remote, op, 1) && !op->rc)
 			op->rc = CS_ENOMEM;
 		FAILPOINT("resolve.after_send");
@@ -1595,6 +1695,8 @@ static int resolve_presence(struct engine *en, const struct map_entity *e,
 					    out.version, SIDE_LOCAL, p->ch, rc);
 			record_free(agreed);
 		}
+		if (keep_local)	/* the create's hold on the feed (resolve_send) */
+			store_unlock_shared(en->store, "casesync.pull", e->name);
 	} else if (!p->local && !p->cur_gone) {
 		if (keep_local) {
 			/* The provider's deletion stands. */

@@ -787,6 +787,24 @@ int store_try_lock(struct store *s, const char *space, const char *name,
 	return CS_OK;
 }
 
+int store_lock_shared(struct store *s, const char *space, const char *name)
+{
+	const char *p[] = { space, name };
+
+	return store_run(s, "lock_shared",
+			 "SELECT pg_advisory_lock_shared(hashtext($1), hashtext($2))",
+			 2, p);
+}
+
+void store_unlock_shared(struct store *s, const char *space, const char *name)
+{
+	const char *p[] = { space, name };
+
+	PQclear(store_exec(s, "unlock_shared",
+			   "SELECT pg_advisory_unlock_shared(hashtext($1), "
+			   "hashtext($2))", 2, p));
+}
+
 void store_unlock(struct store *s, const char *space, const char *name)
 {
 	const char *p[] = { space, name };

@@ -708,7 +708,7 @@ int http_request_many(struct http_client *h, struct http_call *calls,
 	}
 	while (left) {
 		long long now = mono_ms(), next_due = -1;
-		int running = 0, cancelled = h->cancel && *h->cancel;
+		int running = 0, freed, cancelled = h->cancel && *h->cancel;
 		struct CURLMsg *msg;
 		int queued;
 
@@ -754,6 +754,7 @@ int http_request_many(struct http_client *h, struct http_call *calls,
 		if (!left)
 			break;
 		curl_multi_perform(h->multi, &running);
+		freed = 0;
 		while ((msg = curl_multi_info_read(h->multi, &queued))) {
 			struct slot *sl = NULL;
 
@@ -767,8 +768,11 @@ int http_request_many(struct http_client *h, struct http_call *calls,
 			if (sl->sink.call->state == CALL_DONE)
 				left--;
 			release(h, sl);
+			freed++;
 		}
-		if (left) {
+		/* A slot just came free: start the next waiting request at once
+		 * rather than sleep with nothing in flight to wake us. */
+		if (left && !freed) {
 			/* Until a transfer needs attention or the next retry is
 			 * due; at most a second, so a stop request is seen. */
 			long wait = 1000;

@@ -134,6 +134,10 @@ int store_xact_lock(struct store *s, const char *entity,
 int store_try_lock(struct store *s, const char *space, const char *name,
 		   int *got) CS_MUST_CHECK;
 void store_unlock(struct store *s, const char *space, const char *name);
+/* The same lock shared (waiting while someone holds it exclusively). */
+int store_lock_shared(struct store *s, const char *space, const char *name)
+	CS_MUST_CHECK;
+void store_unlock_shared(struct store *s, const char *space, const char *name);
 
 struct local_change {
 	char *local_key;
