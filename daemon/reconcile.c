@@ -515,32 +515,6 @@ static int out_end(struct rrun *run, const struct rentity *ents, size_t n)
 
 /* ---- SQL built from the mapping ------------------------------------------ */
 
-/* Appends a quoted identifier; "schema.table" becomes "schema"."table". */
-static int append_ident(struct store *s, struct buf *b, const char *name)
-{
-	const char *dot = strchr(name, '.');
-	char *q;
-	int rc;
-
-	if (dot) {
-		char *schema = cs_strndup(name, (size_t)(dot - name));
-
-		if (!schema)
-			return CS_ENOMEM;
-		rc = append_ident(s, b, schema);
-		free(schema);
-		if (rc || (rc = buf_appends(b, ".")))
-			return rc;
-		name = dot + 1;
-	}
-	q = PQescapeIdentifier(s->conn, name, strlen(name));
-	if (!q)
-		return CS_ENOMEM;
-	rc = buf_appends(b, q);
-	PQfreemem(q);
-	return rc;
-}
-
 /* Appends one element (NULL for none) to a PostgreSQL array literal: a
  * parameter, never SQL text. */
 static int array_add(struct buf *b, const char *v, int *first)
@@ -567,14 +541,14 @@ static int rows_sql(struct store *s, const struct map_entity *e,
 	int rc;
 
 	buf_init(sql, SQL_MAX);
-	rc = buf_appends(sql, "SELECT ") | append_ident(s, sql, e->local_key) |
+	rc = buf_appends(sql, "SELECT ") | store_append_ident(s, sql, e->local_key) |
 	     buf_appends(sql, "::text");
 	for (size_t i = 0; i < e->nfields; i++)
 		rc |= buf_appends(sql, ", ") |
-		      append_ident(s, sql, e->fields[i].local_col) |
+		      store_append_ident(s, sql, e->fields[i].local_col) |
 		      buf_appends(sql, "::text");
-	rc |= buf_appends(sql, " FROM ") | append_ident(s, sql, e->local_table) |
-	      buf_appends(sql, " WHERE ") | append_ident(s, sql, e->local_key) |
+	rc |= buf_appends(sql, " FROM ") | store_append_ident(s, sql, e->local_table) |
+	      buf_appends(sql, " WHERE ") | store_append_ident(s, sql, e->local_key) |
 	      buf_appends(sql, " = ANY ($1)");
 	return rc ? CS_ENOMEM : CS_OK;
 }
@@ -583,7 +557,7 @@ static int rows_sql(struct store *s, const struct map_entity *e,
 static int key_expr(struct store *s, const struct map_entity *e,
 		    struct buf *sql)
 {
-	return buf_appends(sql, "t.") | append_ident(s, sql, e->local_key);
+	return buf_appends(sql, "t.") | store_append_ident(s, sql, e->local_key);
 }
 
 /* The provider's records no council record matched (not in the session's
@@ -601,7 +575,7 @@ static int rest_sql(struct store *s, const struct map_entity *e,
 			 "casesync.conflicts x WHERE x.entity = $1 AND "
 			 "x.local_key = ") | key_expr(s, e, sql) |
 	     buf_appends(sql, "::text AND x.status IN ('open', 'resolved')) "
-			 "FROM ") | append_ident(s, sql, e->local_table) |
+			 "FROM ") | store_append_ident(s, sql, e->local_table) |
 	     buf_appends(sql, " t LEFT JOIN casesync.crosswalk c ON "
 			 "c.entity = $1 AND c.local_key = ") | key_expr(s, e, sql) |
 	     buf_appends(sql, "::text WHERE ") | key_expr(s, e, sql) |

@@ -308,7 +308,7 @@ int store_crosswalk_relink(struct store *s, const char *entity,
 }
 
 /* Appends a quoted identifier; "schema.table" becomes "schema"."table". */
-static int append_ident(struct store *s, struct buf *b, const char *name)
+int store_append_ident(struct store *s, struct buf *b, const char *name)
 {
 	const char *dot = strchr(name, '.');
 	char *q;
@@ -319,7 +319,7 @@ static int append_ident(struct store *s, struct buf *b, const char *name)
 
 		if (!schema)
 			return CS_ENOMEM;
-		rc = append_ident(s, b, schema);
+		rc = store_append_ident(s, b, schema);
 		free(schema);
 		if (rc || (rc = buf_appends(b, ".")))
 			return rc;
@@ -347,12 +347,12 @@ int store_local_read(struct store *s, const struct map_entity *e,
 		goto out;
 	for (size_t i = 0; i < e->nfields; i++) {
 		if ((i && buf_appends(&sql, ", ")) ||
-		    append_ident(s, &sql, e->fields[i].local_col) ||
+		    store_append_ident(s, &sql, e->fields[i].local_col) ||
 		    buf_appends(&sql, "::text"))
 			goto out;
 	}
-	if (buf_appends(&sql, " FROM ") || append_ident(s, &sql, e->local_table) ||
-	    buf_appends(&sql, " WHERE ") || append_ident(s, &sql, e->local_key) ||
+	if (buf_appends(&sql, " FROM ") || store_append_ident(s, &sql, e->local_table) ||
+	    buf_appends(&sql, " WHERE ") || store_append_ident(s, &sql, e->local_key) ||
 	    buf_appends(&sql, " = $1"))
 		goto out;
 	rc = CS_EIO;
@@ -467,17 +467,17 @@ int store_local_insert_under(struct store *s, const struct map_entity *e,
 	rc = CS_ENOMEM;
 	buf_init(&sql, 64 * 1024);
 	if (buf_appends(&sql, "INSERT INTO ") ||
-	    append_ident(s, &sql, e->local_table) || buf_appends(&sql, " ("))
+	    store_append_ident(s, &sql, e->local_table) || buf_appends(&sql, " ("))
 		goto out;
 	for (n = 0; n < lv.n; n++) {
 		if ((n && buf_appends(&sql, ", ")) ||
-		    append_ident(s, &sql, e->fields[lv.field[n]].local_col))
+		    store_append_ident(s, &sql, e->fields[lv.field[n]].local_col))
 			goto out;
 		params[n] = lv.val[n];
 	}
 	if (parent_key && e->local_parent_col) {
 		if ((n && buf_appends(&sql, ", ")) ||
-		    append_ident(s, &sql, e->local_parent_col))
+		    store_append_ident(s, &sql, e->local_parent_col))
 			goto out;
 		params[n++] = parent_key;
 	}
@@ -487,7 +487,7 @@ int store_local_insert_under(struct store *s, const struct map_entity *e,
 		if ((i && buf_appends(&sql, ", ")) || buf_printf(&sql, "$%d", i + 1))
 			goto out;
 	if (buf_appends(&sql, ") RETURNING ") ||
-	    append_ident(s, &sql, e->local_key) || buf_appends(&sql, "::text"))
+	    store_append_ident(s, &sql, e->local_key) || buf_appends(&sql, "::text"))
 		goto out;
 	rc = get_one(s, "local_insert", sql.data, n, params, local_key);
 	if (rc == CS_OK && !*local_key)
@@ -540,19 +540,19 @@ int store_local_children(struct store *s, const struct map_entity *e,
 	if (!e->local_parent_col)
 		return CS_EINVAL;
 	buf_init(&sql, 64 * 1024);
-	if (buf_appends(&sql, "SELECT ") || append_ident(s, &sql, e->local_key) ||
+	if (buf_appends(&sql, "SELECT ") || store_append_ident(s, &sql, e->local_key) ||
 	    buf_appends(&sql, "::text"))
 		goto out;
 	for (size_t i = 0; i < e->nfields; i++)
 		if (buf_appends(&sql, ", ") ||
-		    append_ident(s, &sql, e->fields[i].local_col) ||
+		    store_append_ident(s, &sql, e->fields[i].local_col) ||
 		    buf_appends(&sql, "::text"))
 			goto out;
-	if (buf_appends(&sql, " FROM ") || append_ident(s, &sql, e->local_table) ||
+	if (buf_appends(&sql, " FROM ") || store_append_ident(s, &sql, e->local_table) ||
 	    buf_appends(&sql, " WHERE ") ||
-	    append_ident(s, &sql, e->local_parent_col) ||
+	    store_append_ident(s, &sql, e->local_parent_col) ||
 	    buf_appends(&sql, "::text = $1 ORDER BY ") ||
-	    append_ident(s, &sql, e->local_key))
+	    store_append_ident(s, &sql, e->local_key))
 		goto out;
 	rc = CS_EIO;
 	r = store_exec(s, "local_children", sql.data, 1, p);
@@ -608,9 +608,9 @@ int store_local_find(struct store *s, const struct map_entity *e,
 	if (e->nmatch == 0)
 		return CS_OK;
 	buf_init(&sql, 64 * 1024);
-	if (buf_appends(&sql, "SELECT ") || append_ident(s, &sql, e->local_key) ||
+	if (buf_appends(&sql, "SELECT ") || store_append_ident(s, &sql, e->local_key) ||
 	    buf_appends(&sql, "::text FROM ") ||
-	    append_ident(s, &sql, e->local_table) || buf_appends(&sql, " WHERE "))
+	    store_append_ident(s, &sql, e->local_table) || buf_appends(&sql, " WHERE "))
 		goto out;
 	for (size_t k = 0; k < e->nmatch; k++) {
 		size_t fi = e->match[k];
@@ -632,7 +632,7 @@ int store_local_find(struct store *s, const struct map_entity *e,
 		params[k] = own[k];
 		rc = CS_ENOMEM;
 		if ((k && buf_appends(&sql, " AND ")) ||
-		    append_ident(s, &sql, e->fields[fi].local_col) ||
+		    store_append_ident(s, &sql, e->fields[fi].local_col) ||
 		    buf_printf(&sql, "::text = $%zu", k + 1))
 			goto out;
 	}
@@ -668,12 +668,12 @@ int store_local_update(struct store *s, const struct map_entity *e,
 		return rc;
 	rc = CS_ENOMEM;
 	buf_init(&sql, 64 * 1024);
-	if (buf_appends(&sql, "UPDATE ") || append_ident(s, &sql, e->local_table) ||
+	if (buf_appends(&sql, "UPDATE ") || store_append_ident(s, &sql, e->local_table) ||
 	    buf_appends(&sql, " SET "))
 		goto out;
 	for (n = 0; n < lv.n; n++) {
 		if ((n && buf_appends(&sql, ", ")) ||
-		    append_ident(s, &sql, e->fields[lv.field[n]].local_col) ||
+		    store_append_ident(s, &sql, e->fields[lv.field[n]].local_col) ||
 		    buf_printf(&sql, " = $%d", n + 1))
 			goto out;
 		params[n] = lv.val[n];
@@ -682,7 +682,7 @@ int store_local_update(struct store *s, const struct map_entity *e,
 	if (n == 0)
 		goto out;
 	params[n] = local_key;
-	if (buf_appends(&sql, " WHERE ") || append_ident(s, &sql, e->local_key) ||
+	if (buf_appends(&sql, " WHERE ") || store_append_ident(s, &sql, e->local_key) ||
 	    buf_printf(&sql, " = $%d", n + 1)) {
 		rc = CS_ENOMEM;
 		goto out;
@@ -721,8 +721,8 @@ int store_local_delete(struct store *s, const struct map_entity *e,
 	buf_init(&sql, 4096);
 	rc = CS_ENOMEM;
 	if (buf_appends(&sql, "DELETE FROM ") ||
-	    append_ident(s, &sql, e->local_table) ||
-	    buf_appends(&sql, " WHERE ") || append_ident(s, &sql, e->local_key) ||
+	    store_append_ident(s, &sql, e->local_table) ||
+	    buf_appends(&sql, " WHERE ") || store_append_ident(s, &sql, e->local_key) ||
 	    buf_appends(&sql, "::text = $1"))
 		goto out;
 	rc = CS_EIO;
@@ -748,11 +748,11 @@ int store_local_modified(struct store *s, const struct map_entity *e,
 		return CS_OK;
 	buf_init(&sql, 4096);
 	if (buf_appends(&sql, "SELECT to_char(") ||
-	    append_ident(s, &sql, e->local_modified_col) ||
+	    store_append_ident(s, &sql, e->local_modified_col) ||
 	    buf_appends(&sql, " AT TIME ZONE 'UTC', "
 			"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM ") ||
-	    append_ident(s, &sql, e->local_table) ||
-	    buf_appends(&sql, " WHERE ") || append_ident(s, &sql, e->local_key) ||
+	    store_append_ident(s, &sql, e->local_table) ||
+	    buf_appends(&sql, " WHERE ") || store_append_ident(s, &sql, e->local_key) ||
 	    buf_appends(&sql, "::text = $1"))
 		goto out;
 	rc = get_one(s, "local_modified", sql.data, 1, p, ts);
@@ -868,21 +868,14 @@ int store_changes_held(struct store *s, const char *entity, long *n)
 	return rc;
 }
 
-int store_changes_pending(struct store *s, const char *entity, long limit,
-			  struct local_change **out, size_t *n)
+/* The changes of a query returning local_key, seq, op = 'D', first_seq
+ * (r is cleared). */
+static int changes_read(PGresult *r, struct local_change **out, size_t *n)
 {
-	char lim[32];
-	const char *p[] = { entity, lim };
-	PGresult *r;
 	int rc = CS_OK;
 
 	*out = NULL;
 	*n = 0;
-	snprintf(lim, sizeof(lim), "%ld", limit);
-	r = store_exec(s, "changes_pending",
-		       "SELECT local_key, seq, op = 'D' FROM casesync.change_pending "
-		       "WHERE entity = $1 AND op <> 'D' ORDER BY first_seq LIMIT $2",
-		       2, p);
 	if (!r)
 		return CS_EIO;
 	*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out));
@@ -897,7 +890,10 @@ int store_changes_pending(struct store *s, const char *entity, long limit,
 		c->deleted = PQgetvalue(r, i, 2)[0] == 't';
 		if (!c->local_key ||
 		    cs_parse_int64(PQgetvalue(r, i, 1), 0, 9223372036854775807LL,
-				   &c->last_id)) {
+				   &c->last_id) ||
+		    cs_parse_int64(PQgetvalue(r, i, 3), 0, 9223372036854775807LL,
+				   &c->first_seq)) {
+			free(c->local_key);
 			rc = CS_ENOMEM;
 			break;
 		}
@@ -910,6 +906,20 @@ int store_changes_pending(struct store *s, const char *entity, long limit,
 		*n = 0;
 	}
 	return rc;
+}
+
+int store_changes_pending(struct store *s, const char *entity, long limit,
+			  struct local_change **out, size_t *n)
+{
+	char lim[32];
+	const char *p[] = { entity, lim };
+
+	snprintf(lim, sizeof(lim), "%ld", limit);
+	return changes_read(store_exec(s, "changes_pending",
+				       "SELECT local_key, seq, op = 'D', first_seq "
+				       "FROM casesync.change_pending WHERE entity = $1 "
+				       "AND op <> 'D' ORDER BY first_seq LIMIT $2",
+				       2, p), out, n);
 }
 
 void store_changes_free(struct local_change *c, size_t n)
@@ -971,36 +981,9 @@ int store_changes_claim(struct store *s, const char *entity,
 		       "WHERE p.entity = $1 AND p.local_key = c.local_key "
 		       "RETURNING p.local_key, p.seq, p.op = 'D', p.first_seq",
 		       5, p);
-	if (!r)
-		return CS_EIO;
-	*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out));
-	if (!*out) {
-		PQclear(r);
-		return CS_ENOMEM;
-	}
-	for (int i = 0; i < PQntuples(r); i++) {
-		struct local_change *c = &(*out)[i];
-
-		c->local_key = cs_strdup(PQgetvalue(r, i, 0));
-		c->deleted = PQgetvalue(r, i, 2)[0] == 't';
-		if (!c->local_key ||
-		    cs_parse_int64(PQgetvalue(r, i, 1), 0, 9223372036854775807LL,
-				   &c->last_id) ||
-		    cs_parse_int64(PQgetvalue(r, i, 3), 0, 9223372036854775807LL,
-				   &c->first_seq)) {
-			free(c->local_key);
-			rc = CS_ENOMEM;
-			break;
-		}
-		(*n)++;
-	}
-	PQclear(r);
-	if (rc) {
-		store_changes_free(*out, *n);
-		*out = NULL;
-		*n = 0;
+	rc = changes_read(r, out, n);
+	if (rc)
 		return rc;
-	}
 	qsort(*out, *n, sizeof(**out), change_cmp);
 	return CS_OK;
 }
@@ -1182,7 +1165,7 @@ static int grant_more(struct store *s, const struct map_entity *e)
 
 	buf_init(&sql, 4096);
 	if (buf_appends(&sql, "GRANT DELETE ON ") ||
-	    append_ident(s, &sql, e->local_table) ||
+	    store_append_ident(s, &sql, e->local_table) ||
 	    buf_appends(&sql, " TO casesync_daemon"))
 		goto out;
 	if ((rc = store_run(s, "grant_delete", sql.data, 0, NULL)) ||
@@ -1191,8 +1174,8 @@ static int grant_more(struct store *s, const struct map_entity *e)
 	buf_reset(&sql);
 	rc = CS_ENOMEM;
 	if (buf_appends(&sql, "GRANT SELECT (") ||
-	    append_ident(s, &sql, e->local_modified_col) ||
-	    buf_appends(&sql, ") ON ") || append_ident(s, &sql, e->local_table) ||
+	    store_append_ident(s, &sql, e->local_modified_col) ||
+	    buf_appends(&sql, ") ON ") || store_append_ident(s, &sql, e->local_table) ||
 	    buf_appends(&sql, " TO casesync_daemon, casesync_datalead"))
 		goto out;
 	rc = store_run(s, "grant_modified", sql.data, 0, NULL);

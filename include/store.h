@@ -9,6 +9,7 @@
 #define CASESYNC_STORE_H
 
 #include <libpq-fe.h>
+#include "buf.h"
 #include "common.h"
 #include "mapping.h"
 #include "record.h"
@@ -32,6 +33,11 @@ PGresult *store_exec(struct store *s, const char *what, const char *sql,
 /* Same, for statements whose result is not needed. */
 int store_run(struct store *s, const char *what, const char *sql, int n,
 	      const char *const *params) CS_MUST_CHECK;
+
+/* Appends name (from a validated mapping) quoted as an identifier;
+ * "schema.table" becomes "schema"."table". */
+int store_append_ident(struct store *s, struct buf *b, const char *name)
+	CS_MUST_CHECK;
 
 /* BEGIN; with origin_remote set, what this transaction writes to mapped
  * tables is not captured as a local change (echo suppression). */
