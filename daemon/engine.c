@@ -988,10 +988,11 @@ static enum remote_op_kind outbox_kind(const char *op)
 }
 
 /* After a resent write: the council's answer goes into the provider's
- * fields that have not changed since the request was made (what the
- * request carried is the base of that merge), so values the request took
- * from the council, and what the council assigned, reach the provider;
- * a provider edit made since stays and is pushed as usual. */
+ * fields that have not changed since the request was made (the provider's
+ * record as read then, kept in the outbox, is the base of that merge), so
+ * values the request took from the council, and what the council
+ * assigned, reach the provider; a provider edit made since stays and is
+ * pushed as usual. */
 static int resend_settle_local(struct engine *en, const struct map_entity *e,
 			       const char *key, const struct outbox_row *o,
 			       const struct codec_item *out)
@@ -999,10 +1000,13 @@ static int resend_settle_local(struct engine *en, const struct map_entity *e,
 	struct record *sent = NULL, *local = NULL;
 	struct merge_result m = { 0 };
 	struct audit_entry a;
-	int rc = remote_decode_body(en->remote, e, o->body, &sent);
+	json_t *j = o->local_snapshot ?
+		json_loads(o->local_snapshot, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	int rc = j ? record_from_json(e, j, &sent) : CS_EINVAL;
 
+	json_decref(j);
 	if (rc)
-		return CS_OK;	/* nothing known of what was sent: left as is */
+		return CS_OK;	/* nothing known of the request: left as is */
 	rc = store_local_read(en->store, e, key, &local);
 	if (rc == CS_ENOTFOUND) {
 		rc = CS_OK;	/* deleted since: the deletion follows */
@@ -1207,10 +1211,29 @@ static void push_decide(struct engine *en, const struct map_entity *e,
 	merge_result_clear(&m);
 }
 
+/* The provider's record as JSON text, for the outbox; NULL for none. */
+static char *snapshot(const struct record *local, int *rc)
+{
+	json_t *j;
+	char *t;
+
+	*rc = CS_OK;
+	if (!local)
+		return NULL;
+	j = record_to_json(local);
+	t = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	if (!t)
+		*rc = CS_ENOMEM;
+	return t;
+}
+
 static int new_request(struct engine *en, struct push_item *p, const char *op,
-		       const char *remote_id, const char *if_match)
+		       const char *remote_id, const char *if_match,
+		       const struct record *local)
 {
 	char idem[33];
+	int rc;
 
 	store_outbox_row_clear(&p->ob);
 	if (new_idempotency_key(idem))
@@ -1218,6 +1241,9 @@ static int new_request(struct engine *en, struct push_item *p, const char *op,
 	p->ob.op = cs_strdup(op);
 	p->ob.idem = cs_strdup(idem);
 	p->ob.owner = cs_strdup(en->actor);
+	p->ob.local_snapshot = snapshot(local, &rc);
+	if (rc)
+		return rc;
 	p->ob.remote_id = remote_id ? cs_strdup(remote_id) : NULL;
 	p->ob.if_match = if_match ? cs_strdup(if_match) : NULL;
 	if (!p->ob.op || !p->ob.idem || !p->ob.owner ||
@@ -1245,17 +1271,19 @@ static int push_prepare(struct engine *en, const struct map_entity *e,
 		*op = (struct remote_op){ .kind = p->kind, .e = e };
 		if (p->kind == REMOTE_CREATE) {
 			op->rec = p->local;
-			rc = new_request(en, p, "create", NULL, NULL);
+			rc = new_request(en, p, "create", NULL, NULL, p->local);
 		} else if (p->kind == REMOTE_UPDATE) {
 			op->id = p->remote_id;
 			op->rec = p->merged;
 			op->cur = &p->cur;
 			op->if_match = p->cur.version;
-			rc = new_request(en, p, "update", p->remote_id, p->cur.version);
+			rc = new_request(en, p, "update", p->remote_id, p->cur.version,
+					 p->local);
 		} else {
 			op->id = p->remote_id;
 			op->if_match = p->cur.version;
-			rc = new_request(en, p, "delete", p->remote_id, p->cur.version);
+			rc = new_request(en, p, "delete", p->remote_id, p->cur.version,
+					 NULL);
 		}
 		if (rc == CS_OK)
 			rc = remote_encode(en->remote, op, &p->ob.body);
@@ -1526,8 +1554,8 @@ static int resolved_record(const struct map_entity *e,
 /* Sends one request through the outbox (stored with its key before it is
  * sent) and returns the answer. */
 static int resolve_send(struct engine *en, const struct map_entity *e,
-			const char *key, struct remote_op *op,
-			struct codec_item *out)
+			const char *key, const struct record *local,
+			struct remote_op *op, struct codec_item *out)
 {
 	struct push_item p = { 0 };
 	int rc, found = 0;
@@ -1546,7 +1574,7 @@ static int resolve_send(struct engine *en, const struct map_entity *e,
 	if (rc == CS_OK)
 		rc = new_request(en, &p, op->kind == REMOTE_CREATE ? "create" :
 				 op->kind == REMOTE_DELETE ? "delete" : "update",
-				 op->id, op->if_match);
+				 op->id, op->if_match, local);
 	if (rc == CS_OK)
 		rc = remote_encode(en->remote, op, &p.ob.body);
 	if (rc == CS_OK && (rc = settle_begin(en, e, key)) == CS_OK) {
@@ -1622,7 +1650,8 @@ static int resolve_fields(struct engine *en, const struct map_entity *e,
 						.if_match = p->cur.version,
 						.rec = m.merged, .cur = &p->cur };
 
-			rc = resolve_send(en, e, p->ch->local_key, &op, &out);
+			rc = resolve_send(en, e, p->ch->local_key, p->local, &op,
+					 &out);
 			agreed = &out;
 			break;
 		}
@@ -1675,7 +1704,8 @@ static int resolve_presence(struct engine *en, const struct map_entity *e,
 			rc = resolve_finish(en, e, rs, "delete_local", p->remote_id,
 					    p->local, NULL, NULL, SIDE_REMOTE, p->ch,
 					    rc);
-		} else if ((rc = resolve_send(en, e, key, &op, &out)) == CS_OK &&
+		} else if ((rc = resolve_send(en, e, key, p->local, &op,
+					       &out)) == CS_OK &&
 			   (rc = settle_begin(en, e, key)) == CS_OK) {
 			/* The provider's record goes back to the council as a
 			 * new record; what the council assigned (its id) comes
@@ -1704,7 +1734,7 @@ static int resolve_presence(struct engine *en, const struct map_entity *e,
 						.id = p->remote_id,
 						.if_match = p->cur.version };
 
-			rc = resolve_send(en, e, key, &op, &out);
+			rc = resolve_send(en, e, key, NULL, &op, &out);
 			if (rc == CS_ENOTFOUND)
 				rc = CS_OK;
 			if (rc == CS_OK && (rc = settle_begin(en, e, key)) == CS_OK) {

@@ -625,35 +625,6 @@ static int encode_body(const struct map_entity *e, const struct remote_op *op,
 	return CS_OK;
 }
 
-int remote_decode_body(struct remote *r, const struct map_entity *e,
-		       const char *body, struct record **out)
-{
-	char err[256];
-	int rc;
-
-	*out = NULL;
-	if (is_xml(e)) {
-		xmlDocPtr d = codec_xml_parse(body, strlen(body), r->max_response,
-					      err, sizeof(err));
-
-		if (!d)
-			return CS_EINVAL;
-		rc = codec_xml_decode_record(e, xmlDocGetRootElement(d), out, err,
-					     sizeof(err));
-		xmlFreeDoc(d);
-	} else {
-		json_t *doc = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
-
-		if (!json_is_object(doc)) {
-			json_decref(doc);
-			return CS_EINVAL;
-		}
-		rc = codec_json_decode_record(e, doc, out, err, sizeof(err));
-		json_decref(doc);
-	}
-	return rc ? CS_EINVAL : CS_OK;
-}
-
 int remote_encode(struct remote *r, const struct remote_op *op, char **body)
 {
 	(void)r;

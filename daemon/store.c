@@ -1028,6 +1028,7 @@ void store_outbox_row_clear(struct outbox_row *o)
 	free(o->idem);
 	free(o->body);
 	free(o->owner);
+	free(o->local_snapshot);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -1037,19 +1038,19 @@ int store_outbox_get(struct store *s, const char *entity, const char *local_key,
 	const char *p[] = { entity, local_key };
 	PGresult *r;
 	char **slot[] = { &o->op, &o->remote_id, &o->if_match, &o->idem,
-			  &o->body };
+			  &o->body, &o->local_snapshot };
 
 	memset(o, 0, sizeof(*o));
 	*found = 0;
 	r = store_exec(s, "outbox_get",
-		       "SELECT op, remote_id, if_match, idempotency_key, body "
-		       "FROM casesync.outbox WHERE entity = $1 AND local_key = $2 "
-		       "AND status = 'pending'", 2, p);
+		       "SELECT op, remote_id, if_match, idempotency_key, body, "
+		       "local_snapshot::text FROM casesync.outbox WHERE entity = $1 "
+		       "AND local_key = $2 AND status = 'pending'", 2, p);
 	if (!r)
 		return CS_EIO;
 	if (PQntuples(r) == 1) {
 		*found = 1;
-		for (int i = 0; i < 5; i++) {
+		for (int i = 0; i < 6; i++) {
 			if (PQgetisnull(r, 0, i))
 				continue;
 			if (!(*slot[i] = cs_strdup(PQgetvalue(r, 0, i)))) {
@@ -1068,20 +1069,23 @@ int store_outbox_put(struct store *s, const char *entity, const char *local_key,
 		     const struct outbox_row *o)
 {
 	const char *p[] = { entity, local_key, o->op, o->remote_id, o->if_match,
-			    o->idem, o->body ? o->body : "", o->owner };
+			    o->idem, o->body ? o->body : "", o->owner,
+			    o->local_snapshot };
 
 	/* One request in flight per record: a new one (after a 412, say)
 	 * replaces the one that is known not to have been applied. */
 	return store_run(s, "outbox_put",
 			 "INSERT INTO casesync.outbox (entity, local_key, op, "
-			 "remote_id, if_match, idempotency_key, body, claimed_by) "
-			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT "
-			 "(entity, local_key) WHERE status = 'pending' DO UPDATE SET "
-			 "op = EXCLUDED.op, remote_id = EXCLUDED.remote_id, "
+			 "remote_id, if_match, idempotency_key, body, claimed_by, "
+			 "local_snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+			 "$9::jsonb) ON CONFLICT (entity, local_key) WHERE "
+			 "status = 'pending' DO UPDATE SET op = EXCLUDED.op, "
+			 "remote_id = EXCLUDED.remote_id, "
 			 "if_match = EXCLUDED.if_match, "
 			 "idempotency_key = EXCLUDED.idempotency_key, "
 			 "body = EXCLUDED.body, claimed_by = EXCLUDED.claimed_by, "
-			 "attempts = 0, created_at = now()", 8, p);
+			 "local_snapshot = EXCLUDED.local_snapshot, "
+			 "attempts = 0, created_at = now()", 9, p);
 }
 
 int store_outbox_done(struct store *s, const char *entity,

@@ -86,10 +86,6 @@ int remote_run(struct remote *r, struct remote_op *ops, size_t n)
 int remote_encode(struct remote *r, const struct remote_op *op, char **body)
 	CS_MUST_CHECK;
 
-/* The record a body from remote_encode carries (what was sent). */
-int remote_decode_body(struct remote *r, const struct map_entity *e,
-		       const char *body, struct record **out) CS_MUST_CHECK;
-
 /* The council's clock minus ours, in seconds, from the Date header of the
  * last answer; returns 0 while no answer carried one. */
 int remote_clock_offset(const struct remote *r, long long *secs);

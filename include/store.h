@@ -190,6 +190,7 @@ struct outbox_row {
 	char *idem;
 	char *body;		/* "" for a delete */
 	char *owner;		/* the daemon instance sending it */
+	char *local_snapshot;	/* the provider's record (JSON) when made */
 };
 int store_outbox_get(struct store *s, const char *entity, const char *local_key,
 		     struct outbox_row *o, int *found) CS_MUST_CHECK;

@@ -46,7 +46,10 @@ ALTER TABLE casesync.outbox
     ADD COLUMN remote_id text,
     ADD COLUMN if_match text,
     ADD COLUMN sent_at timestamptz,
-    ADD COLUMN claimed_by text;
+    ADD COLUMN claimed_by text,
+    -- The provider's record as read when the request was made: after a
+    -- crash, the answer is merged into the provider against it.
+    ADD COLUMN local_snapshot jsonb;
 ALTER TABLE casesync.outbox ALTER COLUMN op DROP DEFAULT;
 CREATE UNIQUE INDEX outbox_pending ON casesync.outbox (entity, local_key)
     WHERE status = 'pending';
