@@ -1,6 +1,7 @@
 /* casesync.c - the command-line tool for operators, data leads and
- * auditors. This version has migrate, check-config and mapping render; the other commands
- * of the contract arrive with their issues. Exit 2 is a usage error. */
+ * auditors: migrate, check-config, mapping render, import, reconcile,
+ * status and conflicts; the audit commands of the contract arrive with
+ * their issue. Exit 2 is a usage error. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>

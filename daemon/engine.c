@@ -593,8 +593,8 @@ out:
 
 /* Nested collections of a council record, matched to the provider's rows
  * under the same parent by the child entity's match keys. Provider rows
- * the council record no longer lists are left alone: deletions travel as
- * tombstones (issue 6). */
+ * the council record no longer lists are left alone: a nested row has no
+ * base of its own to tell a deletion from a row the council never had. */
 static int apply_children(struct engine *en, const struct map_entity *e,
 			  const char *key, const struct record *rec,
 			  const char *version, struct engine_counts *c)

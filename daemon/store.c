@@ -850,24 +850,6 @@ int store_changes_collect(struct store *s, long *folded)
 	return CS_OK;
 }
 
-int store_changes_held(struct store *s, const char *entity, long *n)
-{
-	const char *p[] = { entity };
-	PGresult *r = store_exec(s, "changes_held",
-				 "SELECT count(*) FROM casesync.change_pending "
-				 "WHERE entity = $1 AND op = 'D'", 1, p);
-	long long v = 0;
-	int rc = CS_OK;
-
-	if (!r)
-		return CS_EIO;
-	if (cs_parse_int64(PQgetvalue(r, 0, 0), 0, 1LL << 40, &v))
-		rc = CS_EIO;
-	PQclear(r);
-	*n = (long)v;
-	return rc;
-}
-
 /* The changes of a query returning local_key, seq, op = 'D', first_seq
  * (r is cleared). */
 static int changes_read(PGresult *r, struct local_change **out, size_t *n)

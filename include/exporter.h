@@ -7,8 +7,8 @@
  * written atomically to remote.outbox. Its name carries a hash of its
  * content, so a file written again after a crash replaces itself. Then, in
  * one transaction, each record's pending change is settled, its base set
- * to what was sent, and an audit row written. Deleted records wait for
- * tombstones (issue 6). */
+ * to what was sent, and an audit row written. Deleted records are not
+ * written to import files: their changes wait in change_pending. */
 #ifndef CASESYNC_EXPORTER_H
 #define CASESYNC_EXPORTER_H
 

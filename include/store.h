@@ -156,9 +156,6 @@ struct local_change {
  * key (casesync.change_pending), in short transactions of their own. A
  * TRUNCATE of a mapped table is logged, not propagated. */
 int store_changes_collect(struct store *s, long *folded) CS_MUST_CHECK;
-/* Deletes waiting for tombstones (issue 6): counted, not returned below. */
-int store_changes_held(struct store *s, const char *entity, long *n)
-	CS_MUST_CHECK;
 /* Keys with pending changes other than deletes, oldest first change
  * first, at most limit. */
 int store_changes_pending(struct store *s, const char *entity, long limit,
