@@ -1,13 +1,13 @@
 /* casesync.c - the command-line tool for operators, data leads and
  * auditors: migrate, check-config, mapping render, import, reconcile,
- * status and conflicts; the audit commands of the contract arrive with
- * their issue. Exit 2 is a usage error. */
+ * status, conflicts, audit trace and export. Exit 2 is a usage error. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_audit.h"
 #include "cli_conflicts.h"
 #include "config.h"
 #include "diag.h"
@@ -40,6 +40,13 @@ static void usage(FILE *f)
 		"                               compare both sides fully (0 in sync,\n"
 		"                               1 differences, 2 no answer)\n"
 		"  status [--format text|json]  counts per entity, backlog, last cycle\n"
+		"  conflicts list|show ID|resolve ID (--take local|remote |\n"
+		"            --value FIELD=VALUE...) --reason TEXT\n"
+		"                               the records held for a person\n"
+		"  audit trace ENTITY KEY [--format text|json]\n"
+		"                               a record's history on both systems\n"
+		"  audit export --format jsonl|csv [--from T] [--to T] [--redact]\n"
+		"                               the trail for an auditor's own tools\n"
 		"\n"
 		"  -c, --config FILE   config file (default $CASESYNC_CONFIG or %s)\n"
 		"  --set S.K=V         override one config key for this run\n"
@@ -573,6 +580,8 @@ int main(int argc, char **argv)
 			return cmd_import(&o, n, rest);
 		if (!strcmp(argv[i], "conflicts"))
 			return cmd_conflicts(&o, n, rest);
+		if (!strcmp(argv[i], "audit"))
+			return cmd_audit(&o, n, rest);
 		if (!strcmp(argv[i], "reconcile"))
 			return cmd_reconcile(&o, n, rest);
 		if (!strcmp(argv[i], "status"))
