@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "config.h"
 #include "diag.h"
@@ -200,6 +201,27 @@ static int wait_for_work(struct store *s, long seconds)
 	}
 }
 
+/* An audit entry for a configuration reload: taken or refused, and the
+ * mapping set before and after. Written only when the database is there
+ * to take it; the log line is written either way. */
+static void audit_reload(struct store *db, const struct runtime *rt,
+			 const char *next_set, const char *outcome)
+{
+	json_t *ch = json_pack("{s:{s:s,s:s?}}", "mapping_set", "old",
+			       rt->maps->name, "new", next_set);
+	char *text = ch ? json_dumps(ch, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	const char *p[] = { rt->cfg->daemon_instance, text, outcome };
+
+	json_decref(ch);
+	if (text && db && PQstatus(db->conn) == CONNECTION_OK &&
+	    store_run(db, "audit_reload",
+		      "INSERT INTO casesync.audit (actor, action, entity, changes, "
+		      "source, outcome) VALUES ($1, 'config_reload', 'config', "
+		      "$2::jsonb, 'person', $3)", 3, p))
+		log_warn("reload_not_audited", "outcome=%s", outcome);
+	free(text);
+}
+
 static void reload(const struct options *o, struct runtime *rt,
 		   struct store *db)
 {
@@ -208,14 +230,17 @@ static void reload(const struct options *o, struct runtime *rt,
 	log_info("reload_started", "config=%s", rt->cfg->path);
 	if (runtime_load(o, rt->cfg, &next)) {
 		log_error("reload_failed", "action=\"kept the running config\"");
+		audit_reload(db, rt, NULL, "refused");
 		return;
 	}
 	if (db && PQstatus(db->conn) == CONNECTION_OK &&
 	    captures_ready(db, next.maps)) {
 		log_error("reload_failed", "action=\"kept the running config\"");
+		audit_reload(db, rt, next.maps->name, "refused");
 		runtime_free(&next);
 		return;
 	}
+	audit_reload(db, rt, next.maps->name, "applied");
 	runtime_free(rt);
 	*rt = next;
 	log_info("reload_done", "mapping_set=%s entities=%zu", rt->maps->name,

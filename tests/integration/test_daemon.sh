@@ -47,6 +47,11 @@ sed -i 's/^conninfo =.*/conninfo = dbname=elsewhere/' "$CONF"
 kill -HUP "$pid"
 wait_for 'event=reload_needs_restart key=database.conninfo' "$T/d.log" 5
 ok $? "a reload names a key that needs a restart and keeps its running value"
+is "$(sql "select string_agg(outcome || ':' || actor || ':' || source || ':' ||
+           (changes->'mapping_set'->>'old'), ',' order by seq)
+           from casesync.audit where action = 'config_reload'")" \
+	"refused:test-instance:person:lcs-rest,applied:test-instance:person:lcs-rest,applied:test-instance:person:lcs-rest" \
+	"every reload, refused or taken, is in the audit trail"
 sql "update casestore.person set given_name = 'Evie' where family_name = 'Woken'"
 wait_for 'event=cycle_done cycle=3 status=ok' "$T/d.log" 5
 ok $? "after that reload the daemon still syncs with its running database"
