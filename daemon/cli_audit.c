@@ -8,7 +8,7 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "migrate.h"
+#include "cli.h"
 #include "store.h"
 
 #define FETCH_ROWS "1000"
@@ -30,23 +30,9 @@ static const char *const col_names[C_N] = {
 
 static struct store *open_store(const struct options *o, struct config **cfg)
 {
-	char err[512];
-	struct store *s;
-
 	if (!(*cfg = options_load_config(o)))
 		return NULL;
-	s = store_connect((*cfg)->db_conninfo, (*cfg)->db_statement_timeout_ms,
-			  "casesync-audit", err, sizeof(err));
-	if (!s) {
-		fprintf(stderr, "casesync: cannot connect to the database: %s\n", err);
-		return NULL;
-	}
-	if (migrate_check_current(s, err, sizeof(err))) {
-		fprintf(stderr, "casesync: %s\n", err);
-		store_close(s);
-		return NULL;
-	}
-	return s;
+	return cli_open_store(*cfg, "casesync audit");
 }
 
 /* changes with every value replaced by a marker: which fields changed,
@@ -95,22 +81,6 @@ static json_t *row_json(PGresult *r, int i, int redact)
 	return o;
 }
 
-static void csv_field(const char *v, int last)
-{
-	if (strpbrk(v, ",\"\r\n")) {
-		putchar('"');
-		for (const char *c = v; *c; c++) {
-			if (*c == '"')
-				putchar('"');
-			putchar(*c);
-		}
-		putchar('"');
-	} else {
-		fputs(v, stdout);
-	}
-	fputs(last ? "\r\n" : ",", stdout);
-}
-
 static void row_csv(PGresult *r, int i, int redact)
 {
 	for (int c = 0; c < C_N; c++) {
@@ -120,12 +90,12 @@ static void row_csv(PGresult *r, int i, int redact)
 			char *t = red ? json_dumps(red, JSON_COMPACT | JSON_SORT_KEYS) :
 				NULL;
 
-			csv_field(t ? t : "", 1);
+			cli_csv_field(stdout, t ? t : "", 1);
 			free(t);
 			json_decref(ch);
 			json_decref(red);
 		} else {
-			csv_field(PQgetvalue(r, i, c), c == C_N - 1);
+			cli_csv_field(stdout, PQgetvalue(r, i, c), c == C_N - 1);
 		}
 	}
 }
@@ -287,7 +257,7 @@ static int cmd_export(const struct options *o, int argc, char **argv)
 	}
 	if (csv)
 		for (int c = 0; c < C_N; c++)
-			csv_field(col_names[c], c == C_N - 1);
+			cli_csv_field(stdout, col_names[c], c == C_N - 1);
 	for (;;) {
 		PGresult *r = store_exec(s, "audit_fetch", "FETCH FORWARD " FETCH_ROWS
 					 " FROM casesync_audit_export", 0, NULL);
@@ -340,20 +310,9 @@ static void usage(FILE *f)
 
 int cmd_audit(const struct options *o, int argc, char **argv)
 {
-	if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
-		usage(argc < 1 ? stderr : stdout);
-		return argc < 1 ? 2 : 0;
-	}
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-	if (!strcmp(argv[0], "trace"))
-		return cmd_trace(o, argc - 1, argv + 1);
-	if (!strcmp(argv[0], "export"))
-		return cmd_export(o, argc - 1, argv + 1);
-	fprintf(stderr, "casesync audit: unknown subcommand '%s'\n", argv[0]);
-	usage(stderr);
-	return 2;
+	static const struct cli_sub subs[] = {
+		{ "trace", cmd_trace }, { "export", cmd_export }, { NULL, NULL },
+	};
+
+	return cli_dispatch("audit", subs, usage, o, argc, argv);
 }

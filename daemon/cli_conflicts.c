@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "diag.h"
 #include "mapping.h"
-#include "migrate.h"
 #include "store.h"
 #include "transform.h"
 
@@ -25,10 +25,9 @@ struct cx {
 	struct mapping_set *set;
 };
 
+
 static int cx_open(struct cx *x, const struct options *o, int with_mappings)
 {
-	char err[512];
-
 	memset(x, 0, sizeof(*x));
 	if (!(x->cfg = options_load_config(o)))
 		return 1;
@@ -44,17 +43,7 @@ static int cx_open(struct cx *x, const struct options *o, int with_mappings)
 		if (!x->set)
 			return 1;
 	}
-	x->s = store_connect(x->cfg->db_conninfo, x->cfg->db_statement_timeout_ms,
-			     "casesync-conflicts", err, sizeof(err));
-	if (!x->s) {
-		fprintf(stderr, "casesync: cannot connect to the database: %s\n", err);
-		return 1;
-	}
-	if (migrate_check_current(x->s, err, sizeof(err))) {
-		fprintf(stderr, "casesync: %s\n", err);
-		return 1;
-	}
-	return 0;
+	return (x->s = cli_open_store(x->cfg, "casesync conflicts")) ? 0 : 1;
 }
 
 static void cx_close(struct cx *x)
@@ -202,6 +191,24 @@ static PGresult *read_conflict(struct store *s, const char *id)
 			  "FROM casesync.conflicts WHERE id = $1::bigint", 1, p);
 }
 
+/* The conflict row of id (read_conflict), or NULL with the reason
+ * printed. */
+static PGresult *conflict_row(struct store *s, const char *id)
+{
+	PGresult *r = read_conflict(s, id);
+
+	if (!r) {
+		fprintf(stderr, "casesync: cannot read the conflict queue\n");
+		return NULL;
+	}
+	if (PQntuples(r) != 1) {
+		fprintf(stderr, "casesync: no conflict %s\n", id);
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
 static int valid_id(const char *v)
 {
 	long long id;
@@ -243,14 +250,8 @@ static int cmd_show(const struct options *o, int argc, char **argv)
 	}
 	if (cx_open(&x, o, 0))
 		goto out;
-	if (!(r = read_conflict(x.s, id))) {
-		fprintf(stderr, "casesync: cannot read the conflict queue\n");
+	if (!(r = conflict_row(x.s, id)))
 		goto out;
-	}
-	if (PQntuples(r) != 1) {
-		fprintf(stderr, "casesync: no conflict %s\n", id);
-		goto out;
-	}
 	fields = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
 	if (json) {
 		json_t *res = *PQgetvalue(r, 0, 10) ?
@@ -401,14 +402,8 @@ static int cmd_resolve(const struct options *o, int argc, char **argv)
 	}
 	if (cx_open(&x, o, 1))
 		goto out;
-	if (!(r = read_conflict(x.s, id))) {
-		fprintf(stderr, "casesync: cannot read the conflict queue\n");
+	if (!(r = conflict_row(x.s, id)))
 		goto out;
-	}
-	if (PQntuples(r) != 1) {
-		fprintf(stderr, "casesync: no conflict %s\n", id);
-		goto out;
-	}
 	if (strcmp(PQgetvalue(r, 0, 5), "open")) {
 		fprintf(stderr, "casesync: conflict %s is %s, not open\n", id,
 			PQgetvalue(r, 0, 5));
@@ -518,22 +513,10 @@ static void usage(FILE *f)
 
 int cmd_conflicts(const struct options *o, int argc, char **argv)
 {
-	if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
-		usage(argc < 1 ? stderr : stdout);
-		return argc < 1 ? 2 : 0;
-	}
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-	if (!strcmp(argv[0], "list"))
-		return cmd_list(o, argc - 1, argv + 1);
-	if (!strcmp(argv[0], "show"))
-		return cmd_show(o, argc - 1, argv + 1);
-	if (!strcmp(argv[0], "resolve"))
-		return cmd_resolve(o, argc - 1, argv + 1);
-	fprintf(stderr, "casesync conflicts: unknown subcommand '%s'\n", argv[0]);
-	usage(stderr);
-	return 2;
+	static const struct cli_sub subs[] = {
+		{ "list", cmd_list }, { "show", cmd_show },
+		{ "resolve", cmd_resolve }, { NULL, NULL },
+	};
+
+	return cli_dispatch("conflicts", subs, usage, o, argc, argv);
 }

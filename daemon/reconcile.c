@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "codec.h"
 #include "engine.h"
 #include "log.h"
 #include "mapping.h"
-#include "migrate.h"
 #include "record.h"
 #include "remote.h"
 #include "store.h"
@@ -99,28 +99,6 @@ static void text_value(FILE *f, const char *v)
 			putc(*c, f);
 	}
 	putc('"', f);
-}
-
-/* One RFC 4180 field, quoted when it holds a comma, quote, CR or LF, or
- * starts or ends with white space; then a comma or the line end. */
-static void csv_field(FILE *f, const char *v, int last)
-{
-	size_t n = v ? strlen(v) : 0;
-
-	if (v && (strpbrk(v, ",\"\r\n") ||
-		  (n && (v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' ||
-			 v[n - 1] == '\t')))) {
-		putc('"', f);
-		for (const char *c = v; *c; c++) {
-			if (*c == '"')
-				putc('"', f);
-			putc(*c, f);
-		}
-		putc('"', f);
-	} else if (v) {
-		fputs(v, f);
-	}
-	fputs(last ? "\r\n" : ",", f);
 }
 
 static void html_text(FILE *f, const char *v)
@@ -235,14 +213,14 @@ static int emit_csv(struct rrun *run, const struct verdict *v)
 			return CS_ENOMEM;
 		}
 	}
-	csv_field(f, v->e->name, 0);
-	csv_field(f, v->local_key, 0);
-	csv_field(f, v->remote_id, 0);
-	csv_field(f, status_names[v->st], 0);
-	csv_field(f, names, 0);
-	csv_field(f, v->reason, 0);
-	csv_field(f, lv, 0);
-	csv_field(f, rv, 1);
+	cli_csv_field(f, v->e->name, 0);
+	cli_csv_field(f, v->local_key, 0);
+	cli_csv_field(f, v->remote_id, 0);
+	cli_csv_field(f, status_names[v->st], 0);
+	cli_csv_field(f, names, 0);
+	cli_csv_field(f, v->reason, 0);
+	cli_csv_field(f, lv, 0);
+	cli_csv_field(f, rv, 1);
 	free(names);
 	free(lv);
 	free(rv);
@@ -1119,21 +1097,10 @@ static int run_all(struct rrun *run, struct rentity *ents, size_t n)
  * temporary table of matched keys. */
 static struct store *open_store(const struct config *cfg)
 {
-	char err[512];
-	struct store *s = store_connect(cfg->db_conninfo,
-					cfg->db_statement_timeout_ms,
-					"casesync-reconcile", err, sizeof(err));
+	struct store *s = cli_open_store(cfg, "casesync reconcile");
 
-	if (!s) {
-		fprintf(stderr, "casesync reconcile: cannot connect to the database: "
-			"%s\n", err);
+	if (!s)
 		return NULL;
-	}
-	if (migrate_check_current(s, err, sizeof(err))) {
-		fprintf(stderr, "casesync reconcile: %s\n", err);
-		store_close(s);
-		return NULL;
-	}
 	if (store_run(s, "reconcile_temp",
 		      "CREATE TEMPORARY TABLE casesync_reconcile_seen ("
 		      "entity text NOT NULL, local_key text NOT NULL, "

@@ -8,9 +8,9 @@
 
 #include <jansson.h>
 
+#include "cli.h"
 #include "log.h"
 #include "mapping.h"
-#include "migrate.h"
 #include "store.h"
 
 /* The tables status reads; each is checked for SELECT first. */
@@ -485,7 +485,6 @@ int cmd_status(const struct options *o, int argc, char **argv)
 	struct store *s = NULL;
 	struct status st;
 	enum log_level lv;
-	char err[512];
 	int json = 0, rc = 1;
 
 	for (int i = 0; i < argc; i++)
@@ -507,17 +506,8 @@ int cmd_status(const struct options *o, int argc, char **argv)
 		return 1;
 	if (log_parse_level(cfg->daemon_log_level, &lv) == CS_OK)
 		log_set_level(lv);
-	s = store_connect(cfg->db_conninfo, cfg->db_statement_timeout_ms,
-			  "casesync-status", err, sizeof(err));
-	if (!s) {
-		fprintf(stderr, "casesync status: cannot connect to the database: %s\n",
-			err);
+	if (!(s = cli_open_store(cfg, "casesync status")))
 		goto out;
-	}
-	if (migrate_check_current(s, err, sizeof(err))) {
-		fprintf(stderr, "casesync status: %s\n", err);
-		goto out;
-	}
 	if (status_read(cfg, s, &st)) {
 		fprintf(stderr, "casesync status: the database could not be read "
 			"(the log line above says why)\n");

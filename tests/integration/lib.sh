@@ -82,19 +82,26 @@ setup_sync_env() {
 	write_config "$CONF"
 }
 
-# After migrate: a login role that is only a member of casesync_daemon, and
-# a copy of config SRC that connects with it, so the daemon under test never
-# runs as a superuser. Sets DROLE. Usage: daemon_config SRC DEST
-daemon_config() {
+# After migrate: a login role that is only a member of casesync_GROUP
+# (daemon, datalead, auditor), with a passfile of its own, and a copy of
+# config SRC that connects with it. Sets LROLE. Usage: role_config GROUP SRC DEST
+role_config() {
 	# pg_virtualenv exports PGPASSWORD, which libpq prefers to a passfile.
 	local pw=${PGPASSWORD:-pw$$${RANDOM}x}
-	daemon_n=$((${daemon_n:-0} + 1))
-	DROLE="cs_daemon_$(basename "$0" .sh)_$$_$daemon_n"
-	sql "CREATE ROLE $DROLE LOGIN PASSWORD '$pw' IN ROLE casesync_daemon" || exit 1
-	echo "*:*:*:$DROLE:$pw" >"$T/pgpass"
-	chmod 600 "$T/pgpass"
-	sed "s|^conninfo =.*|conninfo = user=$DROLE host=localhost passfile=$T/pgpass|" \
-		"$1" >"$2"
+	role_n=$((${role_n:-0} + 1))
+	LROLE="cs_$1_$(basename "$0" .sh)_$$_$role_n"
+	sql "CREATE ROLE $LROLE LOGIN PASSWORD '$pw' IN ROLE casesync_$1" || exit 1
+	echo "*:*:*:$LROLE:$pw" >"$T/pgpass-$LROLE"
+	chmod 600 "$T/pgpass-$LROLE"
+	sed "s|^conninfo =.*|conninfo = user=$LROLE host=localhost passfile=$T/pgpass-$LROLE|" \
+		"$2" >"$3"
+}
+
+# The daemon under test never runs as a superuser: role_config daemon.
+# Sets DROLE. Usage: daemon_config SRC DEST
+daemon_config() {
+	role_config daemon "$1" "$2"
+	DROLE=$LROLE
 }
 
 finish() {

@@ -9,11 +9,7 @@ CS="$BUILD/casesync -c $CONF"
 $CS migrate --with-demo-store >/dev/null 2>&1 || exit 1
 daemon_config "$CONF" "$T/daemon.conf"
 CSD="$BUILD/casesyncd -c $T/daemon.conf"
-apw=${PGPASSWORD:-apw$$x}
-sql "CREATE ROLE auditor_$$ LOGIN PASSWORD '$apw' IN ROLE casesync_auditor" || exit 1
-echo "*:*:*:auditor_$$:$apw" >"$T/apass"
-chmod 600 "$T/apass"
-sed "s|^conninfo =.*|conninfo = user=auditor_$$ host=localhost passfile=$T/apass|" "$CONF" >"$T/aud.conf"
+role_config auditor "$CONF" "$T/aud.conf"
 AUD="$BUILD/casesync -c $T/aud.conf"
 
 $CSD --once 2>/dev/null || exit 1

@@ -27,11 +27,8 @@ $CS migrate --with-demo-store >/dev/null 2>&1 || exit 1
 daemon_config "$CONF" "$T/daemon.conf"
 CSD="$BUILD/casesyncd -c $T/daemon.conf"
 # The data lead: a login role in casesync_datalead only.
-lpw=${PGPASSWORD:-lpw$$x}
-sql "CREATE ROLE lead_$$ LOGIN PASSWORD '$lpw' IN ROLE casesync_datalead" || exit 1
-echo "*:*:*:lead_$$:$lpw" >"$T/leadpass"
-chmod 600 "$T/leadpass"
-sed "s|^conninfo =.*|conninfo = user=lead_$$ host=localhost passfile=$T/leadpass|" "$CONF" >"$T/lead.conf"
+role_config datalead "$CONF" "$T/lead.conf"
+LEADROLE=$LROLE
 LEAD="$BUILD/casesync -c $T/lead.conf"
 
 key_of() { sql "select id from casestore.person where la_child_id = '$1'"; }
@@ -103,10 +100,10 @@ $LEAD conflicts resolve "$CID" --take remote --reason "council record checked wi
 ok $? "conflicts resolve --take remote"
 is "$(sql "select status || '|' || resolved_by || '|' || reason || '|' || (resolution->>'take')
            from casesync.conflicts where id = $CID")" \
-	"resolved|lead_$$|council record checked with the family|remote" \
+	"resolved|$LEADROLE|council record checked with the family|remote" \
 	"the resolution records who, why and what"
 is "$(sql "select actor || '|' || source || '|' || (changes->'given_name'->>'chosen') from casesync.audit
-           where action = 'resolve_conflict'")" "lead_$$|person|Adaline" \
+           where action = 'resolve_conflict'")" "$LEADROLE|person|Adaline" \
 	"the resolution is audited with the person and the value chosen"
 $LEAD conflicts resolve "$CID" --take local --reason again >/dev/null 2>"$T/err"
 is "$?|$(grep -c 'not open' "$T/err")" "1|1" "a conflict is resolved once"

@@ -294,13 +294,7 @@ is "$(sed -n 3p "$T/s2.out")" "$last test-instance ok 3 4 0 0 0 True True True" 
 	"status (json): the last cycle and the last successful one"
 
 # A data lead runs it too (no right to read the unfolded change log).
-# pg_virtualenv exports PGPASSWORD, which libpq prefers to a passfile.
-leadpw=${PGPASSWORD:-leadpw$$}
-sql "CREATE ROLE cs_lead_$$ LOGIN PASSWORD '$leadpw' IN ROLE casesync_datalead"
-echo "*:*:*:cs_lead_$$:$leadpw" >"$T/leadpass"
-chmod 600 "$T/leadpass"
-sed "s|^conninfo =.*|conninfo = user=cs_lead_$$ host=localhost passfile=$T/leadpass|" \
-	"$CONF" >"$T/lead.conf"
+role_config datalead "$CONF" "$T/lead.conf"
 $BUILD/casesync -c "$T/lead.conf" status --format json >"$T/s3.json" 2>"$T/s3.err"
 is "$?" "0" "status runs with a data lead's grants"
 is "$(python3 -c "import json; d=json.load(open('$T/s3.json')); p=d['entities']['person']; print(p['linked'], p['open_conflicts'], p['pending_changes'], d['backlog_complete'])")" \
