@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "cli_audit.h"
 #include "cli_conflicts.h"
 #include "config.h"
@@ -171,6 +172,22 @@ static int cmd_migrate(const struct options *o, int argc, char **argv)
 		goto out;
 	if (demo && migrate_component(s, "casestore", stdout))
 		goto out;
+	/* Entries written before the chain existed are chained now, with the
+	 * key (only needed when there are such entries). */
+	{
+		struct audit_keys *keys = NULL;
+		int krc = *cfg->audit_key_file ?
+			audit_keys_load(cfg, &keys, err, sizeof(err)) : CS_OK;
+
+		if (krc) {
+			fprintf(stderr, "casesync: %s\n", err);
+			goto out;
+		}
+		krc = audit_seal_legacy(s, keys, stdout);
+		audit_keys_free(keys);
+		if (krc)
+			goto out;
+	}
 	if (!*cfg->mappings_use)
 		printf("mappings.use is empty: change capture left as it is\n");
 	else if (install_captures(s, cfg))
@@ -190,8 +207,9 @@ static int cmd_import(const struct options *o, int argc, char **argv)
 	struct store *s = NULL;
 	struct engine en;
 	struct import_result res;
+	struct audit_keys *keys = NULL;
 	struct diag d;
-	char err[1024];
+	char err[1024] = "out of memory";
 	int rc = 1, member = 0;
 
 	if (wants_help(argc, argv)) {
@@ -243,7 +261,9 @@ static int cmd_import(const struct options *o, int argc, char **argv)
 		fprintf(stderr, "casesync: cannot connect to the database: %s\n", err);
 		goto out;
 	}
-	if (migrate_check_current(s, err, sizeof(err))) {
+	if (migrate_check_current(s, err, sizeof(err)) ||
+	    audit_keys_load(cfg, &keys, err, sizeof(err)) ||
+	    audit_attach(s, keys)) {
 		fprintf(stderr, "casesync: %s\n", err);
 		goto out;
 	}
@@ -296,6 +316,7 @@ static int cmd_import(const struct options *o, int argc, char **argv)
 	free(en.per_entity);
 out:
 	store_close(s);
+	audit_keys_free(keys);
 	mapping_set_free(set);
 	config_free(cfg);
 	return rc;

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "audit.h"
 #include "config.h"
 #include "diag.h"
 #include "engine.h"
@@ -57,10 +58,14 @@ struct runtime {
 	struct config *cfg;
 	struct mapping_set *maps;
 	struct remote *remote;
+	struct audit_keys *keys;	/* the trail's HMAC key */
+	struct audit_signkey *signer;	/* signs checkpoints; may be NULL */
 };
 
 static void runtime_free(struct runtime *rt)
 {
+	audit_signkey_free(rt->signer);
+	audit_keys_free(rt->keys);
 	remote_free(rt->remote);
 	mapping_set_free(rt->maps);
 	config_free(rt->cfg);
@@ -111,6 +116,14 @@ static int runtime_load(const struct options *o, const struct config *cur,
 	}
 	if (rt->remote)
 		remote_set_cancel(rt->remote, &stop_requested);
+	if (audit_keys_load(rt->cfg, &rt->keys, err, sizeof(err)) ||
+	    (*rt->cfg->audit_signing_key_file &&
+	     audit_signkey_load("audit.signing_key_file",
+				rt->cfg->audit_signing_key_file, 1, &rt->signer,
+				err, sizeof(err)))) {
+		log_error("config_invalid", "problem=\"%s\"", err);
+		goto fail;
+	}
 	if (log_parse_level(rt->cfg->daemon_log_level, &lv) == CS_OK)
 		log_set_level(lv);
 	return CS_OK;
@@ -134,7 +147,8 @@ static int captures_ready(struct store *s, const struct mapping_set *maps)
 }
 
 static struct store *connect_db(const struct config *cfg,
-				const struct mapping_set *maps)
+				const struct mapping_set *maps,
+				const struct audit_keys *keys)
 {
 	char err[512];
 	struct store *s = store_connect(cfg->db_conninfo,
@@ -160,7 +174,7 @@ static struct store *connect_db(const struct config *cfg,
 		}
 		log_warn("db_role_privileged", "problem=\"%s\"", err);
 	}
-	if (captures_ready(s, maps) ||
+	if (captures_ready(s, maps) || audit_attach(s, keys) ||
 	    store_run(s, "listen", "LISTEN casesync_changes", 0, NULL)) {
 		store_close(s);
 		return NULL;
@@ -209,17 +223,44 @@ static void audit_reload(struct store *db, const struct runtime *rt,
 {
 	json_t *ch = json_pack("{s:{s:s,s:s?}}", "mapping_set", "old",
 			       rt->maps->name, "new", next_set);
-	char *text = ch ? json_dumps(ch, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	const char *p[] = { rt->cfg->daemon_instance, text, outcome };
+	struct audit_entry a = {
+		.actor = rt->cfg->daemon_instance, .action = "config_reload",
+		.entity_name = "config", .changes = ch, .source_name = "person",
+		.outcome = outcome,
+	};
 
-	json_decref(ch);
-	if (text && db && PQstatus(db->conn) == CONNECTION_OK &&
-	    store_run(db, "audit_reload",
-		      "INSERT INTO casesync.audit (actor, action, entity, changes, "
-		      "source, outcome) VALUES ($1, 'config_reload', 'config', "
-		      "$2::jsonb, 'person', $3)", 3, p))
+	if (ch && db && PQstatus(db->conn) == CONNECTION_OK &&
+	    (store_begin(db, 0) || audit_write(db, &a) || store_commit(db))) {
+		store_rollback(db);
 		log_warn("reload_not_audited", "outcome=%s", outcome);
-	free(text);
+	}
+	json_decref(ch);
+}
+
+/* Signs the head of the trail when it has moved and the interval has
+ * passed since the last checkpoint (force: at a stop, whatever the time). */
+static void maybe_checkpoint(const struct runtime *rt, struct store *db,
+			     struct timespec *last, int force)
+{
+	struct audit_checkpoint cp;
+	struct timespec now;
+	int made = 0, rc;
+
+	if (!rt->signer || !db || PQstatus(db->conn) != CONNECTION_OK ||
+	    (!force && rt->cfg->audit_checkpoint_interval_s == 0))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!force && last->tv_sec &&
+	    now.tv_sec - last->tv_sec < rt->cfg->audit_checkpoint_interval_s)
+		return;
+	*last = now;
+	rc = audit_checkpoint_make(db, rt->signer, rt->cfg->daemon_instance,
+				   rt->cfg->audit_checkpoint_dir, &cp, &made);
+	if (rc == CS_OK && made)
+		log_info("audit_checkpoint", "entries=%lld head=%s key=%s",
+			 cp.entries, cp.head, cp.key_id);
+	else if (rc != CS_OK && rc != CS_ENOTFOUND)
+		log_error("audit_checkpoint_failed", "rc=%d", rc);
 }
 
 static void reload(const struct options *o, struct runtime *rt,
@@ -243,6 +284,8 @@ static void reload(const struct options *o, struct runtime *rt,
 	audit_reload(db, rt, next.maps->name, "applied");
 	runtime_free(rt);
 	*rt = next;
+	if (db && audit_attach(db, rt->keys))
+		log_error("audit_key_missing", "action=reload");
 	log_info("reload_done", "mapping_set=%s entities=%zu", rt->maps->name,
 		 rt->maps->nentities);
 }
@@ -260,6 +303,7 @@ static int run(const struct options *o, int once)
 {
 	struct runtime rt;
 	struct store *db = NULL;
+	struct timespec last_cp = { 0, 0 };
 	long backoff = 1;
 	int rc = 1;
 
@@ -279,7 +323,7 @@ static int run(const struct options *o, int once)
 		}
 		if (!db || PQstatus(db->conn) != CONNECTION_OK) {
 			store_close(db);
-			db = connect_db(rt.cfg, rt.maps);
+			db = connect_db(rt.cfg, rt.maps, rt.keys);
 			if (!db) {
 				if (once)
 					break;
@@ -297,6 +341,8 @@ static int run(const struct options *o, int once)
 		en.remote = rt.remote;
 		en.actor = rt.cfg->daemon_instance;
 		crc = engine_cycle(&en, &counts);
+		if (crc == CS_OK)
+			maybe_checkpoint(&rt, db, &last_cp, once);
 		if (once) {
 			rc = crc == CS_OK && counts.errors == 0 ? 0 : 1;
 			break;
@@ -306,6 +352,8 @@ static int run(const struct options *o, int once)
 	}
 	if (!once)
 		rc = 0;
+	if (!once)
+		maybe_checkpoint(&rt, db, &last_cp, 1);
 	log_info("stopped", "reason=%s", once ? "once" : "signal");
 	store_close(db);
 	runtime_free(&rt);

@@ -1,6 +1,9 @@
-/* cli_audit.c - `casesync audit trace | export`: the audit trail read back
- * for auditors, a record's history or the whole trail for their own tools.
- * Read-only; works with the grants of casesync_auditor. */
+/* cli_audit.c - `casesync audit trace | export | verify | checkpoint |
+ * erase`: the audit trail read back for auditors (a record's history, the
+ * whole trail for their own tools), checked against its chain and signed
+ * checkpoints, signed now, and its values erased at the end of their
+ * retention. trace, export and verify work with the grants of
+ * casesync_auditor. */
 #include "cli_audit.h"
 
 #include <stdio.h>
@@ -8,6 +11,7 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "store.h"
 
@@ -18,14 +22,17 @@
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(cycle_id::text, ''), " \
 	"actor, action, entity, coalesce(local_key, ''), " \
 	"coalesce(remote_id, ''), source, coalesce(version, ''), outcome, " \
-	"changes::text"
+	"changes::text, coalesce(to_char(erased_at AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ''), coalesce(hash, '')"
 
 enum col { C_SEQ, C_AT, C_CYCLE, C_ACTOR, C_ACTION, C_ENTITY, C_LOCAL,
-	   C_REMOTE, C_SOURCE, C_VERSION, C_OUTCOME, C_CHANGES, C_N };
+	   C_REMOTE, C_SOURCE, C_VERSION, C_OUTCOME, C_CHANGES, C_ERASED,
+	   C_HASH, C_N };
 
 static const char *const col_names[C_N] = {
 	"seq", "at", "cycle_id", "actor", "action", "entity", "local_key",
-	"remote_id", "source", "version", "outcome", "changes",
+	"remote_id", "source", "version", "outcome", "changes", "erased_at",
+	"hash",
 };
 
 static struct store *open_store(const struct options *o, struct config **cfg)
@@ -123,11 +130,12 @@ static void trace_text(PGresult *r, int i)
 	       *PQgetvalue(r, i, C_REMOTE) ? PQgetvalue(r, i, C_REMOTE) : "-");
 	json_object_foreach(ch, k, v) {
 		json_t *old = json_object_get(v, "old"), *new = json_object_get(v, "new");
+		const char *none = *PQgetvalue(r, i, C_ERASED) ? "(erased)" : "(none)";
 
 		if (old || new)
 			printf("    %s: %s -> %s\n", k,
-			       json_is_string(old) ? json_string_value(old) : "(none)",
-			       json_is_string(new) ? json_string_value(new) : "(none)");
+			       json_is_string(old) ? json_string_value(old) : none,
+			       json_is_string(new) ? json_string_value(new) : none);
 		else
 			printf("    %s\n", k);
 	}
@@ -293,25 +301,492 @@ out:
 	return rc;
 }
 
+/* ---- verify ---- */
+
+#define MAX_CHECKPOINTS 64
+
+struct cp_ref {
+	struct audit_checkpoint cp;
+	char from[300];		/* the file, or "the database" */
+};
+
+struct verify {
+	struct cp_ref cps[MAX_CHECKPOINTS];
+	int ncps;
+	long long entries, values, erased;
+	char prev[AUDIT_HASH_HEX];
+};
+
+/* Reports the first bad entry and gives exit status 1. */
+static int bad(long long entry, const char *what)
+{
+	printf("audit trail NOT intact: first bad entry %lld: %s\n", entry, what);
+	return 1;
+}
+
+static int load_stored_checkpoints(struct store *s, struct verify *v)
+{
+	PGresult *r = store_exec(s, "audit_checkpoints",
+		"SELECT entries, head, to_char(made_at AT TIME ZONE 'UTC', "
+		"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), key_id, signature "
+		"FROM casesync.audit_checkpoints ORDER BY entries", 0, NULL);
+
+	if (!r)
+		return CS_EIO;
+	for (int i = 0; i < PQntuples(r) && v->ncps < MAX_CHECKPOINTS; i++) {
+		struct cp_ref *c = &v->cps[v->ncps];
+
+		memset(c, 0, sizeof(*c));
+		if (cs_parse_int64(PQgetvalue(r, i, 0), 1, (long long)1 << 62,
+				   &c->cp.entries))
+			continue;
+		cs_strlcpy(c->cp.head, PQgetvalue(r, i, 1), sizeof(c->cp.head));
+		cs_strlcpy(c->cp.at, PQgetvalue(r, i, 2), sizeof(c->cp.at));
+		cs_strlcpy(c->cp.key_id, PQgetvalue(r, i, 3), sizeof(c->cp.key_id));
+		cs_strlcpy(c->cp.signature, PQgetvalue(r, i, 4),
+			   sizeof(c->cp.signature));
+		snprintf(c->from, sizeof(c->from), "the database");
+		v->ncps++;
+	}
+	PQclear(r);
+	return CS_OK;
+}
+
+/* The checkpoints that cover entry n: each must name its hash. */
+static int check_checkpoints_at(const struct verify *v, long long n,
+				const char *hash)
+{
+	for (int i = 0; i < v->ncps; i++) {
+		const struct cp_ref *c = &v->cps[i];
+		char what[512];
+
+		if (c->cp.entries != n || !strcmp(c->cp.head, hash))
+			continue;
+		snprintf(what, sizeof(what), "the trail up to entry %lld is not "
+			 "the one signed at %s (checkpoint from %s): it was altered "
+			 "since", n, c->cp.at, c->from);
+		return bad(n, what);
+	}
+	return 0;
+}
+
+/* One entry: in its place, its values matching their digests, its hash
+ * matching its contents and the entry before it. 0, 1 (bad) or 2. */
+static int verify_entry(struct verify *v, const struct audit_keys *keys,
+			PGresult *r, int i)
+{
+	enum { V_SEQ, V_AT, V_CYCLE, V_ACTOR, V_ACTION, V_ENTITY, V_LOCAL,
+	       V_REMOTE, V_SOURCE, V_VERSION, V_OUTCOME, V_KEY, V_HASH,
+	       V_CHANGES, V_DIGESTS, V_ERASED };
+	long long want = v->entries + 1, seq;
+	struct audit_row row;
+	char hash[AUDIT_HASH_HEX], what[512];
+	json_t *changes, *digests;
+	int rc;
+
+#define COL(c) (PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c))
+	if (cs_parse_int64(COL(V_SEQ), 1, (long long)1 << 62, &seq))
+		return bad(want, "an entry has no valid sequence number");
+	if (seq != want) {
+		snprintf(what, sizeof(what), "entry %lld is missing (the next one "
+			 "is %lld): deleted", want, seq);
+		return bad(want, what);
+	}
+	if (!COL(V_HASH) || !COL(V_DIGESTS))
+		return bad(seq, "it is not chained");
+	changes = json_loads(PQgetvalue(r, i, V_CHANGES), 0, NULL);
+	digests = json_loads(PQgetvalue(r, i, V_DIGESTS), 0, NULL);
+	rc = audit_check_values(keys, COL(V_KEY), COL(V_SEQ), changes, digests,
+				PQgetvalue(r, i, V_ERASED)[0] == 't', what,
+				sizeof(what));
+	json_decref(changes);
+	if (rc == CS_EINVAL) {
+		json_decref(digests);
+		printf("audit trail cannot be verified from entry %lld: %s\n", seq,
+		       what);
+		return 2;
+	}
+	if (rc) {
+		json_decref(digests);
+		char edited[600];
+
+		snprintf(edited, sizeof(edited), "%s (edited)", what);
+		return bad(seq, edited);
+	}
+	memset(&row, 0, sizeof(row));
+	row.seq = COL(V_SEQ);
+	row.at = COL(V_AT);
+	row.cycle_id = COL(V_CYCLE);
+	row.actor = COL(V_ACTOR);
+	row.action = COL(V_ACTION);
+	row.entity = COL(V_ENTITY);
+	row.local_key = COL(V_LOCAL);
+	row.remote_id = COL(V_REMOTE);
+	row.source = COL(V_SOURCE);
+	row.version = COL(V_VERSION);
+	row.outcome = COL(V_OUTCOME);
+	row.key_id = COL(V_KEY);
+	row.digests = digests;
+	rc = audit_row_hash(v->prev, &row, hash);
+	json_decref(digests);
+	if (rc || strcmp(hash, PQgetvalue(r, i, V_HASH)))
+		return bad(seq, "its hash does not match its contents and "
+			   "the entry before it (altered, moved or inserted)");
+#undef COL
+	if (check_checkpoints_at(v, seq, hash))
+		return 1;
+	memcpy(v->prev, hash, sizeof(v->prev));
+	v->entries = seq;
+	v->values++;
+	if (PQgetvalue(r, i, V_ERASED)[0] == 't')
+		v->erased++;
+	return 0;
+}
+
+static int cmd_verify(const struct options *o, int argc, char **argv)
+{
+	struct verify *v = calloc(1, sizeof(*v));
+	struct config *cfg = NULL;
+	struct store *s = NULL;
+	struct audit_keys *keys = NULL;
+	struct audit_signkey *pub = NULL;
+	const char *files[MAX_CHECKPOINTS];
+	int nfiles = 0, rc = 2, stored_from;
+	char err[512] = "out of memory";
+	long long head_entries = -1;
+	char head_hash[AUDIT_HASH_HEX] = "";
+
+	if (!v)
+		return 2;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc &&
+		    nfiles < MAX_CHECKPOINTS) {
+			files[nfiles++] = argv[++i];
+		} else {
+			fprintf(stderr, "usage: casesync audit verify "
+				"[--checkpoint FILE]...\n");
+			free(v);
+			return 2;
+		}
+	}
+	if (!(cfg = options_load_config(o)))
+		goto out;
+	if (audit_keys_load(cfg, &keys, err, sizeof(err))) {
+		fprintf(stderr, "casesync audit verify: %s\n", err);
+		goto out;
+	}
+	if (*cfg->audit_public_key_file || *cfg->audit_signing_key_file) {
+		int pubrc = *cfg->audit_public_key_file ?
+			audit_signkey_load("audit.public_key_file",
+					   cfg->audit_public_key_file, 0, &pub, err,
+					   sizeof(err)) :
+			audit_signkey_load("audit.signing_key_file",
+					   cfg->audit_signing_key_file, 1, &pub, err,
+					   sizeof(err));
+
+		if (pubrc) {
+			fprintf(stderr, "casesync audit verify: %s\n", err);
+			goto out;
+		}
+	}
+	for (int i = 0; i < nfiles; i++) {
+		struct cp_ref *c = &v->cps[v->ncps];
+
+		if (audit_checkpoint_read(files[i], &c->cp, err, sizeof(err))) {
+			fprintf(stderr, "casesync audit verify: %s\n", err);
+			goto out;
+		}
+		snprintf(c->from, sizeof(c->from), "%s", files[i]);
+		v->ncps++;
+	}
+	if (nfiles && !pub) {
+		fprintf(stderr, "casesync audit verify: checking a checkpoint needs "
+			"audit.public_key_file\n");
+		goto out;
+	}
+	if (!(s = cli_open_store(cfg, "casesync audit verify")))
+		goto out;
+	/* One snapshot for the head, the checkpoints and every entry. */
+	if (store_run(s, "verify_begin",
+		      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL))
+		goto dberr;
+	stored_from = v->ncps;
+	if (load_stored_checkpoints(s, v))
+		goto dberr;
+	for (int i = 0; i < v->ncps; i++) {
+		struct cp_ref *c = &v->cps[i];
+
+		if (!pub)
+			continue;
+		if (audit_checkpoint_verify(pub, &c->cp)) {
+			printf("audit trail NOT intact: the checkpoint from %s (entries "
+			       "%lld) does not carry a good signature by key %s\n",
+			       c->from, c->cp.entries, audit_signkey_id(pub));
+			rc = 1;
+			goto done;
+		}
+	}
+	if (!pub)
+		v->ncps = stored_from;	/* unsigned-for-us ones are not used */
+	{
+		PGresult *h = store_exec(s, "verify_head",
+					 "SELECT entries, coalesce(hash, '') FROM "
+					 "casesync.audit_head", 0, NULL);
+
+		if (!h)
+			goto dberr;
+		if (PQntuples(h) == 1 &&
+		    !cs_parse_int64(PQgetvalue(h, 0, 0), 0, (long long)1 << 62,
+				    &head_entries))
+			cs_strlcpy(head_hash, PQgetvalue(h, 0, 1), sizeof(head_hash));
+		PQclear(h);
+	}
+	if (store_run(s, "verify_declare",
+		      "DECLARE casesync_audit_verify NO SCROLL CURSOR FOR "
+		      "SELECT seq::text, to_char(at AT TIME ZONE 'UTC', "
+		      "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), cycle_id::text, actor, "
+		      "action, entity, local_key, remote_id, source, version, "
+		      "outcome, key_id, hash, changes::text, digests::text, "
+		      "erased_at IS NOT NULL FROM casesync.audit ORDER BY seq",
+		      0, NULL))
+		goto dberr;
+	for (;;) {
+		PGresult *r = store_exec(s, "verify_fetch", "FETCH FORWARD "
+					 FETCH_ROWS " FROM casesync_audit_verify",
+					 0, NULL);
+		int n;
+
+		if (!r)
+			goto dberr;
+		n = PQntuples(r);
+		for (int i = 0; i < n; i++) {
+			rc = verify_entry(v, keys, r, i);
+			if (rc) {
+				PQclear(r);
+				goto done;
+			}
+		}
+		PQclear(r);
+		if (n == 0)
+			break;
+	}
+	for (int i = 0; i < v->ncps; i++) {
+		const struct cp_ref *c = &v->cps[i];
+		char what[512];
+
+		if (c->cp.entries <= v->entries)
+			continue;
+		snprintf(what, sizeof(what), "the trail ends at entry %lld but the "
+			 "checkpoint from %s (signed at %s) covers %lld entries: the "
+			 "entries after %lld were removed (truncated)", v->entries,
+			 c->from, c->cp.at, c->cp.entries, v->entries);
+		rc = bad(v->entries + 1, what);
+		goto done;
+	}
+	if (head_entries != v->entries ||
+	    (v->entries && strcmp(head_hash, v->prev))) {
+		char what[256];
+
+		snprintf(what, sizeof(what), "the trail's head says %lld entries "
+			 "but the trail has %lld, or another last hash (entries "
+			 "removed or added)", head_entries, v->entries);
+		rc = bad(v->entries < head_entries ? v->entries + 1 : v->entries,
+			 what);
+		goto done;
+	}
+	printf("audit trail intact: %lld entr%s, head %s\n", v->entries,
+	       v->entries == 1 ? "y" : "ies", v->entries ? v->prev : "(none)");
+	printf("values checked against their digests in %lld entr%s; %lld "
+	       "entr%s erased after retention\n", v->values - v->erased,
+	       v->values - v->erased == 1 ? "y" : "ies", v->erased,
+	       v->erased == 1 ? "y has its values" : "ies have their values");
+	if (!pub) {
+		printf("checkpoints: not checked (no audit.public_key_file)\n");
+	} else {
+		long long latest = 0;
+
+		for (int i = 0; i < v->ncps; i++)
+			if (v->cps[i].cp.entries > latest)
+				latest = v->cps[i].cp.entries;
+		printf("checkpoints: %d verified (%d from files), signed by key "
+		       "%s; the latest covers %lld of %lld entries\n", v->ncps,
+		       nfiles, audit_signkey_id(pub), latest, v->entries);
+	}
+	rc = 0;
+done:
+	store_rollback(s);
+	goto out;
+dberr:
+	store_rollback(s);
+	fprintf(stderr, "casesync: cannot read the audit trail (is this role a "
+		"member of casesync_auditor?)\n");
+	rc = 2;
+out:
+	store_close(s);
+	audit_signkey_free(pub);
+	audit_keys_free(keys);
+	config_free(cfg);
+	free(v);
+	return rc;
+}
+
+/* ---- checkpoint ---- */
+
+static int cmd_checkpoint(const struct options *o, int argc, char **argv)
+{
+	const char *output = NULL;
+	struct config *cfg = NULL;
+	struct store *s = NULL;
+	struct audit_signkey *k = NULL;
+	struct audit_checkpoint cp;
+	char err[512] = "out of memory";
+	int rc = 1, made = 0, mrc;
+	FILE *f;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--output") && i + 1 < argc) {
+			output = argv[++i];
+		} else {
+			fprintf(stderr, "usage: casesync audit checkpoint "
+				"[--output FILE]\n");
+			return 2;
+		}
+	}
+	if (!(cfg = options_load_config(o)))
+		goto out;
+	if (!*cfg->audit_signing_key_file) {
+		fprintf(stderr, "casesync audit checkpoint: audit.signing_key_file "
+			"is not set\n");
+		goto out;
+	}
+	if (audit_signkey_load("audit.signing_key_file",
+			       cfg->audit_signing_key_file, 1, &k, err,
+			       sizeof(err))) {
+		fprintf(stderr, "casesync audit checkpoint: %s\n", err);
+		goto out;
+	}
+	if (!(s = cli_open_store(cfg, "casesync audit checkpoint")))
+		goto out;
+	mrc = audit_checkpoint_make(s, k, NULL, cfg->audit_checkpoint_dir, &cp,
+				    &made);
+	if (mrc == CS_ENOTFOUND) {
+		fprintf(stderr, "casesync audit checkpoint: the trail has no "
+			"chained entries yet\n");
+		goto out;
+	}
+	if (mrc) {
+		fprintf(stderr, "casesync audit checkpoint: cannot store the "
+			"checkpoint (is this role a member of casesync_daemon?)\n");
+		goto out;
+	}
+	f = output ? fopen(output, "we") : stdout;
+	if (!f || audit_checkpoint_write(&cp, f) || (output && fclose(f))) {
+		fprintf(stderr, "casesync audit checkpoint: cannot write %s\n",
+			output ? output : "the checkpoint");
+		goto out;
+	}
+	fprintf(stderr, "%s checkpoint: %lld entries, head %s\n",
+		made ? "signed a new" : "the head is signed already; exported its",
+		cp.entries, cp.head);
+	rc = 0;
+out:
+	store_close(s);
+	audit_signkey_free(k);
+	config_free(cfg);
+	return rc;
+}
+
+/* ---- erase ---- */
+
+static int cmd_erase(const struct options *o, int argc, char **argv)
+{
+	const char *before = NULL;
+	struct config *cfg = NULL;
+	struct store *s = NULL;
+	PGresult *r = NULL;
+	int rc = 1, dry = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--before") && i + 1 < argc) {
+			before = argv[++i];
+		} else if (!strcmp(argv[i], "--dry-run")) {
+			dry = 1;
+		} else {
+			before = NULL;
+			break;
+		}
+	}
+	if (!before) {
+		fprintf(stderr, "usage: casesync audit erase --before T "
+			"[--dry-run]\n");
+		return 2;
+	}
+	if (!(s = open_store(o, &cfg)))
+		goto out;
+	{
+		const char *p[] = { before };
+
+		if (store_begin(s, 0))
+			goto out;
+		r = store_exec(s, "audit_erase",
+			       "WITH e AS (UPDATE casesync.audit SET changes = "
+			       "casesync.audit_erased(changes), erased_at = now() "
+			       "WHERE at < $1::timestamptz AND $1::timestamptz <= now() "
+			       "AND erased_at IS NULL AND changes <> '{}'::jsonb "
+			       "RETURNING 1) SELECT count(*) FROM e", 1, p);
+		if (!r || (dry ? (store_rollback(s), 0) : store_commit(s))) {
+			store_rollback(s);
+			fprintf(stderr, "casesync audit erase: nothing erased (is T a "
+				"time in the past, such as 2019-04-01, and is this role "
+				"the owner of schema casesync?)\n");
+			goto out;
+		}
+	}
+	printf("%s the values of %s entr%s written before %s; their digests "
+	       "stay, so the trail still verifies\n", dry ? "would erase" : "erased",
+	       PQgetvalue(r, 0, 0), strcmp(PQgetvalue(r, 0, 0), "1") ? "ies" : "y",
+	       before);
+	rc = 0;
+out:
+	PQclear(r);
+	store_close(s);
+	config_free(cfg);
+	return rc;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: casesync audit trace ENTITY KEY [--format text|json]\n"
 		"       casesync audit export --format jsonl|csv [--from T] [--to T] "
-		"[--redact]\n\n"
+		"[--redact]\n"
+		"       casesync audit verify [--checkpoint FILE]...\n"
+		"       casesync audit checkpoint [--output FILE]\n"
+		"       casesync audit erase --before T [--dry-run]\n\n"
 		"trace: a record's history on both systems in time order (KEY is\n"
 		"the provider's key or the council's id), with each field's old\n"
 		"and new value. export: the whole trail (or the part from --from\n"
 		"up to --to) for an auditor's own tools, as JSON lines or CSV\n"
 		"(RFC 4180); --redact replaces every value by a marker, keeping\n"
 		"which fields changed. Run them as a member of casesync_auditor.\n"
-		"Exit 0, 1 when the trail cannot be read, 2 on a usage error.\n");
+		"verify: checks every entry against its chain and its values\n"
+		"against their digests (audit.key_file), and the trail against\n"
+		"the signed checkpoints stored and given (audit.public_key_file);\n"
+		"exit 0 when intact, 1 naming the first bad entry, 2 when it\n"
+		"cannot be checked. checkpoint: signs the trail's head now\n"
+		"(audit.signing_key_file) and writes the checkpoint to keep\n"
+		"elsewhere. erase: replaces the values of entries older than T\n"
+		"by null at the end of their retention (as the schema's owner).\n"
+		"trace and export: exit 0, 1 when the trail cannot be read, 2 on\n"
+		"a usage error. docs/audit.md.\n");
 }
 
 int cmd_audit(const struct options *o, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
-		{ "trace", cmd_trace }, { "export", cmd_export }, { NULL, NULL },
+		{ "trace", cmd_trace }, { "export", cmd_export },
+		{ "verify", cmd_verify }, { "checkpoint", cmd_checkpoint },
+		{ "erase", cmd_erase }, { NULL, NULL },
 	};
 
 	return cli_dispatch("audit", subs, usage, o, argc, argv);

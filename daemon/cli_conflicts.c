@@ -375,7 +375,8 @@ static int cmd_resolve(const struct options *o, int argc, char **argv)
 	struct cx x;
 	PGresult *r = NULL;
 	json_t *fields = NULL, *values = json_object(), *res = NULL, *chg = NULL;
-	char *res_text = NULL, *chg_text = NULL;
+	char *res_text = NULL;
+	struct audit_keys *keys = NULL;
 	const struct map_entity *e;
 
 	for (int i = 0; i < argc; i++) {
@@ -439,17 +440,25 @@ static int cmd_resolve(const struct options *o, int argc, char **argv)
 	res = json_pack("{s:s?,s:O}", "take", take, "values", values);
 	chg = resolution_changes(fields, take, values);
 	res_text = res ? json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	chg_text = chg ? json_dumps(chg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	if (!res_text || !chg_text)
+	if (!res_text || !chg)
 		goto out;
 	{
 		const char *p[] = { id, res_text, reason };
-		const char *pa[] = { PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
-				     *PQgetvalue(r, 0, 3) ? PQgetvalue(r, 0, 3) :
-				     NULL, chg_text };
+		struct audit_entry a = {
+			.action = "resolve_conflict", .entity_name = PQgetvalue(r, 0, 1),
+			.local_key = PQgetvalue(r, 0, 2),
+			.remote_id = *PQgetvalue(r, 0, 3) ? PQgetvalue(r, 0, 3) : NULL,
+			.changes = chg, .source_name = "person", .outcome = "resolved",
+		};
+		char err[512] = "out of memory";
 		PGresult *u;
 
-		/* The decision and its audit row, together or not at all. */
+		if (audit_keys_load(x.cfg, &keys, err, sizeof(err)) ||
+		    audit_attach(x.s, keys)) {
+			fprintf(stderr, "casesync: %s\n", err);
+			goto out;
+		}
+		/* The decision and its audit entry, together or not at all. */
 		if (store_begin(x.s, 0))
 			goto out;
 		u = store_exec(x.s, "conflict_resolve",
@@ -458,12 +467,7 @@ static int cmd_resolve(const struct options *o, int argc, char **argv)
 			       "resolved_by = session_user, resolved_at = now() "
 			       "WHERE id = $1::bigint AND status = 'open' RETURNING id",
 			       3, p);
-		if (!u || PQntuples(u) != 1 ||
-		    store_run(x.s, "conflict_resolve_audit",
-			      "INSERT INTO casesync.audit (actor, action, entity, "
-			      "local_key, remote_id, changes, source, outcome) "
-			      "VALUES (session_user, 'resolve_conflict', $1, $2, $3, "
-			      "$4::jsonb, 'person', 'resolved')", 4, pa) ||
+		if (!u || PQntuples(u) != 1 || audit_write(x.s, &a) ||
 		    store_commit(x.s)) {
 			PQclear(u);
 			store_rollback(x.s);
@@ -479,13 +483,13 @@ static int cmd_resolve(const struct options *o, int argc, char **argv)
 	rc = 0;
 out:
 	free(res_text);
-	free(chg_text);
 	json_decref(res);
 	json_decref(chg);
 	json_decref(values);
 	json_decref(fields);
 	PQclear(r);
 	cx_close(&x);
+	audit_keys_free(keys);
 	return rc;
 }
 

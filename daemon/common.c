@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,4 +58,26 @@ int cs_streq(const char *a, const char *b)
 	if (!a || !b)
 		return a == b;
 	return strcmp(a, b) == 0;
+}
+
+int cs_credential_path(const char *key, const char *name, char *path,
+		       size_t size, char *err, size_t errsz)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	int n;
+
+	if (name[0] == '/') {
+		n = snprintf(path, size, "%s", name);
+	} else if (dir && *dir) {
+		n = snprintf(path, size, "%s/%s", dir, name);
+	} else {
+		snprintf(err, errsz, "%s: a relative name needs "
+			 "$CREDENTIALS_DIRECTORY", key);
+		return CS_EINVAL;
+	}
+	if (n < 0 || (size_t)n >= size) {
+		snprintf(err, errsz, "%s: the path is too long", key);
+		return CS_ELIMIT;
+	}
+	return CS_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "buf.h"
 #include "log.h"
 
@@ -53,6 +54,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	audit_detach(s);
 	if (s->conn)
 		PQfinish(s->conn);
 	free(s);
@@ -90,6 +92,7 @@ int store_run(struct store *s, const char *what, const char *sql, int n,
 
 int store_begin(struct store *s, int origin_remote)
 {
+	audit_discard(s);
 	if (store_run(s, "begin", "BEGIN", 0, NULL))
 		return CS_EIO;
 	if (origin_remote &&
@@ -102,18 +105,26 @@ int store_begin(struct store *s, int origin_remote)
 	return CS_OK;
 }
 
+/* The audit entries of the transaction are chained and written last, so
+ * the chain's lock is held only for that and the COMMIT. */
 int store_commit(struct store *s)
 {
+	if (audit_flush(s)) {
+		audit_discard(s);
+		return CS_EIO;
+	}
 	return store_run(s, "commit", "COMMIT", 0, NULL);
 }
 
 void store_rollback(struct store *s)
 {
+	audit_discard(s);
 	PQclear(PQexec(s->conn, "ROLLBACK"));
 }
 
 int store_savepoint(struct store *s)
 {
+	audit_mark(s);
 	return store_run(s, "savepoint", "SAVEPOINT rec", 0, NULL);
 }
 
@@ -124,6 +135,7 @@ int store_release(struct store *s)
 
 void store_rollback_to(struct store *s)
 {
+	audit_unwind(s);
 	PQclear(PQexec(s->conn, "ROLLBACK TO SAVEPOINT rec"));
 }
 

@@ -98,20 +98,13 @@ static int url_allowed(const char *key, const char *url, int allow_loopback,
 static char *read_secret(const char *name, char *err, size_t errsz)
 {
 	char path[4096], *buf = NULL;
-	const char *dir = getenv("CREDENTIALS_DIRECTORY");
 	size_t len = 0;
 	FILE *f;
 	int c;
 
-	if (name[0] == '/') {
-		cs_strlcpy(path, name, sizeof(path));
-	} else if (dir && *dir) {
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
-	} else {
-		snprintf(err, errsz, "remote.oauth_client_secret_file: a relative "
-			 "name needs $CREDENTIALS_DIRECTORY");
+	if (cs_credential_path("remote.oauth_client_secret_file", name, path,
+			       sizeof(path), err, errsz))
 		return NULL;
-	}
 	f = fopen(path, "re");
 	if (!f) {
 		snprintf(err, errsz, "remote.oauth_client_secret_file: cannot "

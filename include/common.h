@@ -35,4 +35,11 @@ int cs_strlcpy(char *dst, const char *src, size_t size);
 /* Constant-length equality for possibly NULL strings (NULL == NULL). */
 int cs_streq(const char *a, const char *b);
 
+/* Where a credential named by config key lives: an absolute name as given,
+ * a relative one under $CREDENTIALS_DIRECTORY (systemd's LoadCredential=).
+ * CS_EINVAL, with err naming the key, when relative and there is no such
+ * directory; CS_ELIMIT when the path does not fit. */
+int cs_credential_path(const char *key, const char *name, char *path,
+		       size_t size, char *err, size_t errsz) CS_MUST_CHECK;
+
 #endif

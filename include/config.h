@@ -48,6 +48,13 @@ struct config {
 	/* [sync] */
 	long long sync_max_clock_skew_s;	/* the council's clock vs ours */
 	long long sync_claim_lease_s;		/* how long a claim on changes holds */
+	/* [audit] (relative file names: $CREDENTIALS_DIRECTORY) */
+	char *audit_key_file;		/* HMAC key for the values' digests */
+	char *audit_previous_key_files;	/* older keys, for verifying */
+	char *audit_signing_key_file;	/* Ed25519 private key, PEM */
+	char *audit_public_key_file;	/* Ed25519 public key, PEM */
+	long long audit_checkpoint_interval_s;
+	char *audit_checkpoint_dir;	/* signed checkpoints also go here */
 	/* [daemon] */
 	char *daemon_instance;
 	long long daemon_poll_interval_s;

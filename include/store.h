@@ -14,8 +14,11 @@
 #include "mapping.h"
 #include "record.h"
 
+struct audit_writer;
+
 struct store {
 	PGconn *conn;
+	struct audit_writer *audit;	/* audit.h: entries of the open txn */
 };
 
 /* Connects (conninfo "" = libpq's environment) and sets the session up:

@@ -4,6 +4,18 @@
 : "${SIM:=$BUILD/lcs-sim}"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 T=$(mktemp -d)
+# The audit trail's keys, outside the database as in production: the HMAC
+# key for the values' digests, and an Ed25519 pair for checkpoints.
+AUDIT_KEY="$T/audit.key"
+AUDIT_SIGN="$T/audit-sign.pem"
+AUDIT_PUB="$T/audit-sign.pub"
+(umask 077 && openssl rand -out "$AUDIT_KEY" 32 &&
+	openssl genpkey -algorithm ed25519 -out "$AUDIT_SIGN" 2>/dev/null &&
+	openssl pkey -in "$AUDIT_SIGN" -pubout -out "$AUDIT_PUB") || exit 1
+# The [audit] section every test config carries.
+audit_section() {
+	printf '[audit]\nkey_file = %s\npublic_key_file = %s\n' "$AUDIT_KEY" "$AUDIT_PUB"
+}
 tap_n=0
 tap_fail=0
 SIM_PID=
@@ -62,6 +74,7 @@ transport = http
 url = $SIM_URL/api/v1
 allow_http_loopback = true
 max_retries = 1
+$(audit_section)
 [daemon]
 instance = test-instance
 log_level = info

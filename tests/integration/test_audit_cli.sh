@@ -55,7 +55,7 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 assert len(rows) == int(sys.argv[2]), len(rows)
 assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)
 need = {"seq", "at", "cycle_id", "actor", "action", "entity", "local_key",
-        "remote_id", "source", "version", "outcome", "changes"}
+        "remote_id", "source", "version", "outcome", "changes", "erased_at", "hash"}
 assert all(set(r) == need for r in rows)
 assert all(r["at"].endswith("Z") for r in rows)
 PYEOF
@@ -65,7 +65,7 @@ python3 - "$T/e.csv" "$total" <<'PYEOF'
 import csv, json, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
 assert rows[0] == ["seq", "at", "cycle_id", "actor", "action", "entity", "local_key",
-                   "remote_id", "source", "version", "outcome", "changes"], rows[0]
+                   "remote_id", "source", "version", "outcome", "changes", "erased_at", "hash"], rows[0]
 assert len(rows) == int(sys.argv[2]) + 1
 for r in rows[1:]:
     json.loads(r[11])

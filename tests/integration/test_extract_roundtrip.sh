@@ -31,6 +31,7 @@ outbox = $OUT
 inbox_settle_s = 0
 [daemon]
 instance = roundtrip-test
+$(audit_section)
 CONF
 "$BUILD/casesync" -c "$T/c.conf" migrate --with-demo-store >/dev/null 2>&1
 ok $? "migrate"

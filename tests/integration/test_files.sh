@@ -27,6 +27,7 @@ outbox = $T/outbox
 inbox_settle_s = 1
 [daemon]
 instance = files-test
+$(audit_section)
 CONF
 "$BUILD/casesync" -c "$T/c.conf" migrate --with-demo-store >/dev/null 2>&1
 ok $? "migrate"

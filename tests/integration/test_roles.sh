@@ -29,8 +29,9 @@ as() {
 # Something in each table to act on.
 sql "insert into casestore.person (family_name, la_child_id) values ('Rolecheck', 'R1')"
 sql "insert into casesync.cycles (instance) values ('t')"
-sql "insert into casesync.audit (actor, action, entity, source, outcome)
-     values ('t', 'create_local', 'person', 'council', 'applied')"
+sql "insert into casesync.audit (seq, at, actor, action, entity, source, outcome)
+     values (1, now(), 't', 'create_local', 'person', 'council', 'applied')"
+sql "insert into casesync.audit_checkpoints values (1, repeat('0', 64), now(), 'k', 's', 't')"
 sql "insert into casesync.conflicts (entity, local_key, fields)
      values ('person', '1', '{}')"
 
@@ -52,10 +53,14 @@ is "$(as daemon "delete from casesync.audit")" "42501" \
 	"the daemon cannot DELETE audit rows"
 is "$(as daemon "truncate casesync.audit")" "42501" \
 	"the daemon cannot TRUNCATE the audit table"
-is "$(as daemon "insert into casesync.audit (actor, action, entity, source, outcome)
-                 values ('d', 'create_local', 'person', 'council', 'applied');
+is "$(as daemon "insert into casesync.audit (seq, at, actor, action, entity, source, outcome)
+                 values (2, now(), 'd', 'create_local', 'person', 'council', 'applied');
                  select count(*) from casesync.audit")" "ok" \
 	"the daemon can INSERT and SELECT audit rows"
+is "$(as daemon "select entries from casesync.audit_head for update")" "ok" \
+	"the daemon can lock the chain's head (it chains what it writes)"
+is "$(as daemon "update casesync.audit_checkpoints set head = repeat('1', 64)")|$(as daemon "delete from casesync.audit_checkpoints")" \
+	"42501|42501" "the daemon cannot alter or remove a signed checkpoint"
 is "$(as daemon "alter table casesync.audit disable trigger all")" "42501" \
 	"the daemon cannot alter the audit table"
 is "$(as daemon "insert into casesync.schema_version values ('casesync', 99, 'x')")" "42501" \
@@ -92,9 +97,11 @@ is "$(as auditor "select count(*) from casesync.conflicts")" "42501" \
 	"the auditor cannot read conflict values (case data)"
 is "$(as auditor "update casesync.audit set outcome = 'x'")" "42501" \
 	"the auditor cannot UPDATE audit rows"
-is "$(as auditor "insert into casesync.audit (actor, action, entity, source, outcome)
-                  values ('a', 'x', 'person', 'council', 'x')")" "42501" \
+is "$(as auditor "insert into casesync.audit (seq, at, actor, action, entity, source, outcome)
+                  values (3, now(), 'a', 'x', 'person', 'council', 'x')")" "42501" \
 	"the auditor cannot INSERT audit rows"
+is "$(as auditor "select count(*) from casesync.audit_head, casesync.audit_checkpoints")|$(as auditor "update casesync.audit_head set entries = 0")|$(as auditor "insert into casesync.audit_checkpoints values (2, repeat('0', 64), now(), 'k', 's', 't')")" \
+	"ok|42501|42501" "the auditor reads the chain's head and the checkpoints, and changes neither"
 
 # --- the data lead ----------------------------------------------------------------
 is "$(as datalead "select count(*) from casesync.conflicts")" "ok" \
@@ -153,6 +160,8 @@ daemon_as "cs_insu_$$"
 rc=$?
 [ $rc -ne 0 ] && grep -q 'is a member of a superuser or BYPASSRLS role' "$T/as.log"
 ok $? "the daemon refuses a role that is a member of a superuser role"
+# The rows written by hand above are not chained; the daemon's would be.
+sql "delete from casesync.audit; delete from casesync.audit_checkpoints"
 sql "create role cs_plain_$$ login password '$pw' in role casesync_daemon"
 daemon_as "cs_plain_$$" && ! grep -q 'db_role' "$T/as.log"
 ok $? "a plain member of casesync_daemon runs a cycle"

@@ -117,6 +117,7 @@ timeout_ms = 30000
 [daemon]
 instance = sftp-test
 poll_interval_s = 1
+$(audit_section)
 CONF
 "$BUILD/casesync" -c "$T/c.conf" migrate --with-demo-store >/dev/null 2>&1 || {
 	ok 1 "migrate"

@@ -14,7 +14,7 @@ grep -q 'change capture on casestore.person' "$T/m1"
 ok $? "migrate installs change capture on the mapped table"
 $CS migrate --with-demo-store >"$T/m2" 2>&1 && grep -q 'casesync is up to date' "$T/m2"
 ok $? "migrate a second time is a no-op"
-is "$(sql "select count(*) from casesync.schema_version")" "7" \
+is "$(sql "select count(*) from casesync.schema_version")" "8" \
 	"schema_version records one row per applied migration"
 is "$(sql "select string_agg(entity, ',' order by entity) from casesync.capture")" \
 	"allocation,assessment,case_note,cin_plan,cp_plan,cp_review,family,family_member,outcome,person,referral,section47,worker" \
