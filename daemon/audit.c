@@ -888,8 +888,9 @@ int audit_seal_legacy(struct store *s, const struct audit_keys *k, FILE *out)
 
 		snprintf(from, sizeof(from), "%lld", done);
 		r = store_exec(s, "audit_seal_read",
-			       "SELECT " ROW_COLUMNS " FROM casesync.audit "
-			       "WHERE seq > $1::bigint ORDER BY seq LIMIT 1000", 1, p);
+			       "SELECT " ROW_COLUMNS " FROM casesync.audit a "
+			       "WHERE a.seq > $1::bigint ORDER BY a.seq LIMIT 1000",
+			       1, p);
 		if (!r)
 			goto fail;
 		if (PQntuples(r) == 0) {

@@ -547,7 +547,7 @@ static int cmd_verify(const struct options *o, int argc, char **argv)
 		      "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), cycle_id::text, actor, "
 		      "action, entity, local_key, remote_id, source, version, "
 		      "outcome, key_id, hash, changes::text, digests::text, "
-		      "erased_at IS NOT NULL FROM casesync.audit ORDER BY seq",
+		      "erased_at IS NOT NULL FROM casesync.audit a ORDER BY a.seq",
 		      0, NULL))
 		goto dberr;
 	for (;;) {
