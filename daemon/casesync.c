@@ -307,6 +307,9 @@ static int cmd_import(const struct options *o, int argc, char **argv)
 	case CS_EINVAL:
 		fprintf(stderr, "casesync import: rejected, nothing written: %s\n",
 			err);
+		if (import_audit_rejected(&en, file))
+			fprintf(stderr, "casesync import: the rejection could not be "
+				"audited\n");
 		break;
 	default:
 		fprintf(stderr, "casesync import: failed, nothing written: %s\n",

@@ -158,8 +158,46 @@ int import_file(struct engine *en, const char *path, const char *source,
 	return rc;
 }
 
+/* A rejected file is audited (by its name and content hash; the reason
+ * stays in the register), in the transaction that registers it. */
+static int audit_rejected(struct engine *en, const char *name,
+			  const char *sha256)
+{
+	struct audit_entry a = {
+		.cycle_id = en->cycle_id, .actor = en->actor,
+		.action = "reject_file", .entity_name = "file",
+		.remote_id = name, .source = SIDE_REMOTE, .version = sha256,
+		.outcome = "rejected",
+	};
+
+	return audit_write(en->store, &a);
+}
+
 int import_inbox_rejected(struct engine *en, const char *name,
 			  const char *sha256, const char *reason)
 {
-	return inbox_record(en, name, sha256, "rejected", reason, 0);
+	int rc = store_begin(en->store, 0);
+
+	if (rc == CS_OK)
+		rc = inbox_record(en, name, sha256, "rejected", reason, 0);
+	if (rc == CS_OK)
+		rc = audit_rejected(en, name, sha256);
+	if (rc == CS_OK)
+		rc = store_commit(en->store);
+	if (rc)
+		store_rollback(en->store);
+	return rc;
+}
+
+int import_audit_rejected(struct engine *en, const char *name)
+{
+	int rc = store_begin(en->store, 0);
+
+	if (rc == CS_OK)
+		rc = audit_rejected(en, name, NULL);
+	if (rc == CS_OK)
+		rc = store_commit(en->store);
+	if (rc)
+		store_rollback(en->store);
+	return rc;
 }

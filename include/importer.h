@@ -36,5 +36,8 @@ int import_file(struct engine *en, const char *path, const char *source,
 /* Records an inbox file as rejected (its own statement). */
 int import_inbox_rejected(struct engine *en, const char *name,
 			  const char *sha256, const char *reason) CS_MUST_CHECK;
+/* Audits a file rejected whole by `casesync import` (nothing else of it is
+ * written). */
+int import_audit_rejected(struct engine *en, const char *name) CS_MUST_CHECK;
 
 #endif

@@ -79,8 +79,11 @@ cycle
 ok $? "a cycle with a hostile file still exits 0"
 [ -e "$IN/rejected/evil.xml" ] && grep -q 'DOCTYPE not allowed' "$IN/rejected/evil.xml.reason"
 ok $? "the hostile file goes to rejected/ with a reason file beside it"
-is "$(sql "select status from casesync.inbox_files where name = 'evil.xml'")|$(audit)" "rejected|$before" \
+is "$(sql "select status from casesync.inbox_files where name = 'evil.xml'")|$(audit)" "rejected|$((before + 1))" \
 	"it is registered as rejected and nothing was applied"
+is "$(sql "select action || '|' || remote_id || '|' || version || '|' || outcome from casesync.audit order by seq desc limit 1")" \
+	"reject_file|evil.xml|$(sql "select sha256 from casesync.inbox_files where name = 'evil.xml'")|rejected" \
+	"the rejection is audited with the file's name and content hash"
 ! grep -q 'root:' "$IN/rejected/evil.xml.reason" "$T/d.log"
 ok $? "neither the reason nor the log carries the entity's content"
 is "$(find "$IN" -maxdepth 1 -name '*.tmp' | wc -l)" "0" "no temporary files are left behind"

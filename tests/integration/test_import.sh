@@ -92,7 +92,9 @@ is "$?" "1" "a census file that fails the XSD exits 1"
 grep -q "rejected, nothing written: $T/bad.xml: line $line: schema error" "$T/i3.err"
 ok $? "the message names the line of the first error ($line)"
 is "$(dump)|$(sql "select count(*) from casesync.audit")|$(sql "select count(*) from casesync.cycles")" \
-	"$before|$audit_before|$cycles_before" "nothing of it was written"
+	"$before|$((audit_before + 1))|$cycles_before" "nothing of it was written; the rejection alone is audited"
+is "$(sql "select action || '|' || entity || '|' || remote_id || '|' || outcome || '|' || changes::text from casesync.audit order by seq desc limit 1")" \
+	"reject_file|file|$T/bad.xml|rejected|{}" "the audit entry names the rejected file"
 
 printf '<?xml version="1.0"?>\n<!DOCTYPE Message [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<Message><Children><Child><ChildIdentifiers><LAchildID>&x;</LAchildID></ChildIdentifiers></Child></Children></Message>\n' >"$T/xxe.xml"
 $CS import --mapping cin-census "$T/xxe.xml" >/dev/null 2>"$T/i4.err"
@@ -112,8 +114,8 @@ $CS import --mapping cin-census "$T/laughs.xml" >/dev/null 2>"$T/i5.err"
 rc=$?
 [ $rc -eq 1 ] && grep -q 'DOCTYPE not allowed' "$T/i5.err"
 ok $? "a billion-laughs payload is rejected"
-is "$(dump)|$(sql "select count(*) from casesync.audit")" "$before|$audit_before" \
-	"neither wrote anything"
+is "$(dump)|$(sql "select count(*) from casesync.audit where action <> 'reject_file'")|$(sql "select count(*) from casesync.audit where action = 'reject_file'")" \
+	"$before|$audit_before|3" "neither wrote anything but the audit entry of its rejection"
 
 # --- one bad record quarantined, the rest applied --------------------------------------
 "$ROOT/bench/gen-cin" "$SAMPLE" 3 >"$T/three.xml"

@@ -131,6 +131,10 @@ $CS reconcile >"$T/reconcile.out" 2>&1
 rc=$?
 ok $rc "casesync reconcile reports both sides in sync (exit $rc)"
 [ $rc -ne 0 ] && logtail "$T/reconcile.out" 4
+$CS audit verify >"$T/audit.out" 2>&1
+rc=$?
+ok $rc "two daemons writing at once leave one unbroken chain (casesync audit verify, exit $rc)"
+[ $rc -ne 0 ] && logtail "$T/audit.out" 4
 echo "# figures: $CHANGES provider changes ($UPDATES edits, $CREATES creates), 2 daemons, ${took}s to drain"
 if [ -n "${SCALEOUT_KEEP:-}" ]; then
 	mkdir -p "$SCALEOUT_KEEP" && cp -r "$T/logs" "$T/state.json" "$SCALEOUT_KEEP/"

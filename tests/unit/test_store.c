@@ -511,11 +511,28 @@ static void test_crosswalk_base_cursor(void **state)
 	record_free(r);
 }
 
+/* A key file of 32 fixed bytes, private to this process. */
+static struct audit_keys *test_keys(void)
+{
+	char path[] = "/tmp/casesync-test-key-XXXXXX";
+	int fd = mkstemp(path);
+	struct audit_keys *k = NULL;
+	char err[256];
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "0123456789abcdef0123456789abcdef", 32), 32);
+	close(fd);
+	assert_int_equal(audit_keys_from_file(path, &k, err, sizeof(err)), 0);
+	unlink(path);
+	return k;
+}
+
 static void test_audit_commits_with_the_change(void **state)
 {
 	struct store *s = *state;
 	struct record *r = sample();
 	struct audit_entry a = { 0 };
+	struct audit_keys *keys = test_keys();
 	long long before = count(s, "select count(*) from casesync.audit");
 
 	a.actor = "unit";
@@ -525,6 +542,11 @@ static void test_audit_commits_with_the_change(void **state)
 	a.new_rec = r;
 	a.source = SIDE_REMOTE;
 	a.outcome = "applied";
+	/* No key, no entry: the change cannot be made unaudited. */
+	assert_int_equal(store_begin(s, 1), 0);
+	assert_int_equal(audit_write(s, &a), CS_EINVAL);
+	store_rollback(s);
+	assert_int_equal(audit_attach(s, keys), 0);
 	assert_int_equal(store_begin(s, 1), 0);
 	assert_int_equal(audit_write(s, &a), 0);
 	store_rollback(s);
@@ -535,6 +557,29 @@ static void test_audit_commits_with_the_change(void **state)
 	assert_int_equal(count(s, "select count(*) from casesync.audit where "
 			       "local_key = 'L9' and source = 'council' and "
 			       "changes->'family_name'->>'new' = 'Unittest'"), 1);
+	/* An entry queued inside a savepoint that is rolled back goes with
+	 * it; the next one takes the next number. */
+	assert_int_equal(store_begin(s, 1), 0);
+	assert_int_equal(store_savepoint(s), 0);
+	a.local_key = "L10";
+	assert_int_equal(audit_write(s, &a), 0);
+	store_rollback_to(s);
+	assert_int_equal(store_savepoint(s), 0);
+	a.local_key = "L11";
+	assert_int_equal(audit_write(s, &a), 0);
+	assert_int_equal(store_release(s), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.audit where "
+			       "local_key = 'L10'"), 0);
+	assert_int_equal(count(s, "select count(*) from casesync.audit where "
+			       "local_key = 'L11' and seq = " "(select entries from "
+			       "casesync.audit_head)"), 1);
+	assert_int_equal(count(s, "select count(*) from casesync.audit"),
+			 before + 2);
+	assert_int_equal(count(s, "select max(seq) - min(seq) + 1 - count(*) "
+			       "from casesync.audit"), 0);
+	audit_detach(s);
+	audit_keys_free(keys);
 	record_free(r);
 }
 
