@@ -937,12 +937,16 @@ int audit_seal_legacy(struct store *s, const struct audit_keys *k, FILE *out)
 			row.digests = dig;
 #undef COL
 			dtext = json_dumps(dig, JSON_COMPACT);
-			json_decref(dig);
 			if (!dtext || audit_row_hash(prev, &row, hash)) {
+				if (out)
+					fprintf(out, "audit: entry %lld cannot be "
+						"chained\n", seq);
+				json_decref(dig);
 				free(dtext);
 				PQclear(r);
 				goto fail;
 			}
+			json_decref(dig);
 			{
 				const char *u[] = { row.seq, dtext, row.key_id, hash };
 

@@ -303,19 +303,35 @@ out:
 
 /* ---- verify ---- */
 
-#define MAX_CHECKPOINTS 64
+#define MAX_CHECKPOINT_FILES 64
 
 struct cp_ref {
 	struct audit_checkpoint cp;
 	char from[300];		/* the file, or "the database" */
+	int unchecked;		/* stored, signed by a key not configured */
 };
 
 struct verify {
-	struct cp_ref cps[MAX_CHECKPOINTS];
-	int ncps;
+	struct cp_ref *cps;
+	int ncps, cap, unchecked;
 	long long entries, values, erased;
 	char prev[AUDIT_HASH_HEX];
 };
+
+static struct cp_ref *cp_add(struct verify *v)
+{
+	if (v->ncps == v->cap) {
+		int cap = v->cap ? v->cap * 2 : 16;
+		struct cp_ref *n = realloc(v->cps, (size_t)cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		v->cps = n;
+		v->cap = cap;
+	}
+	memset(&v->cps[v->ncps], 0, sizeof(v->cps[0]));
+	return &v->cps[v->ncps++];
+}
 
 /* Reports the first bad entry and gives exit status 1. */
 static int bad(long long entry, const char *what)
@@ -333,20 +349,24 @@ static int load_stored_checkpoints(struct store *s, struct verify *v)
 
 	if (!r)
 		return CS_EIO;
-	for (int i = 0; i < PQntuples(r) && v->ncps < MAX_CHECKPOINTS; i++) {
-		struct cp_ref *c = &v->cps[v->ncps];
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct cp_ref *c = cp_add(v);
 
-		memset(c, 0, sizeof(*c));
+		if (!c) {
+			PQclear(r);
+			return CS_ENOMEM;
+		}
 		if (cs_parse_int64(PQgetvalue(r, i, 0), 1, (long long)1 << 62,
-				   &c->cp.entries))
+				   &c->cp.entries)) {
+			v->ncps--;
 			continue;
+		}
 		cs_strlcpy(c->cp.head, PQgetvalue(r, i, 1), sizeof(c->cp.head));
 		cs_strlcpy(c->cp.at, PQgetvalue(r, i, 2), sizeof(c->cp.at));
 		cs_strlcpy(c->cp.key_id, PQgetvalue(r, i, 3), sizeof(c->cp.key_id));
 		cs_strlcpy(c->cp.signature, PQgetvalue(r, i, 4),
 			   sizeof(c->cp.signature));
 		snprintf(c->from, sizeof(c->from), "the database");
-		v->ncps++;
 	}
 	PQclear(r);
 	return CS_OK;
@@ -360,7 +380,7 @@ static int check_checkpoints_at(const struct verify *v, long long n,
 		const struct cp_ref *c = &v->cps[i];
 		char what[512];
 
-		if (c->cp.entries != n || !strcmp(c->cp.head, hash))
+		if (c->cp.entries != n || c->unchecked || !strcmp(c->cp.head, hash))
 			continue;
 		snprintf(what, sizeof(what), "the trail up to entry %lld is not "
 			 "the one signed at %s (checkpoint from %s): it was altered "
@@ -450,7 +470,7 @@ static int cmd_verify(const struct options *o, int argc, char **argv)
 	struct store *s = NULL;
 	struct audit_keys *keys = NULL;
 	struct audit_signkey *pub = NULL;
-	const char *files[MAX_CHECKPOINTS];
+	const char *files[MAX_CHECKPOINT_FILES];
 	int nfiles = 0, rc = 2, stored_from;
 	char err[512] = "out of memory";
 	long long head_entries = -1;
@@ -460,7 +480,7 @@ static int cmd_verify(const struct options *o, int argc, char **argv)
 		return 2;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc &&
-		    nfiles < MAX_CHECKPOINTS) {
+		    nfiles < MAX_CHECKPOINT_FILES) {
 			files[nfiles++] = argv[++i];
 		} else {
 			fprintf(stderr, "usage: casesync audit verify "
@@ -490,14 +510,13 @@ static int cmd_verify(const struct options *o, int argc, char **argv)
 		}
 	}
 	for (int i = 0; i < nfiles; i++) {
-		struct cp_ref *c = &v->cps[v->ncps];
+		struct cp_ref *c = cp_add(v);
 
-		if (audit_checkpoint_read(files[i], &c->cp, err, sizeof(err))) {
+		if (!c || audit_checkpoint_read(files[i], &c->cp, err, sizeof(err))) {
 			fprintf(stderr, "casesync audit verify: %s\n", err);
 			goto out;
 		}
 		snprintf(c->from, sizeof(c->from), "%s", files[i]);
-		v->ncps++;
 	}
 	if (nfiles && !pub) {
 		fprintf(stderr, "casesync audit verify: checking a checkpoint needs "
@@ -518,6 +537,13 @@ static int cmd_verify(const struct options *o, int argc, char **argv)
 
 		if (!pub)
 			continue;
+		/* One stored by a key verify was not given (an earlier signing
+		 * key): not evidence either way. A file given is always checked. */
+		if (i >= stored_from && strcmp(c->cp.key_id, audit_signkey_id(pub))) {
+			c->unchecked = 1;
+			v->unchecked++;
+			continue;
+		}
 		if (audit_checkpoint_verify(pub, &c->cp)) {
 			printf("audit trail NOT intact: the checkpoint from %s (entries "
 			       "%lld) does not carry a good signature by key %s\n",
@@ -572,9 +598,9 @@ static int cmd_verify(const struct options *o, int argc, char **argv)
 	}
 	for (int i = 0; i < v->ncps; i++) {
 		const struct cp_ref *c = &v->cps[i];
-		char what[512];
+		char what[1024];
 
-		if (c->cp.entries <= v->entries)
+		if (c->cp.entries <= v->entries || c->unchecked)
 			continue;
 		snprintf(what, sizeof(what), "the trail ends at entry %lld but the "
 			 "checkpoint from %s (signed at %s) covers %lld entries: the "
@@ -606,11 +632,16 @@ static int cmd_verify(const struct options *o, int argc, char **argv)
 		long long latest = 0;
 
 		for (int i = 0; i < v->ncps; i++)
-			if (v->cps[i].cp.entries > latest)
+			if (!v->cps[i].unchecked && v->cps[i].cp.entries > latest)
 				latest = v->cps[i].cp.entries;
 		printf("checkpoints: %d verified (%d from files), signed by key "
-		       "%s; the latest covers %lld of %lld entries\n", v->ncps,
-		       nfiles, audit_signkey_id(pub), latest, v->entries);
+		       "%s; the latest covers %lld of %lld entries\n",
+		       v->ncps - v->unchecked, nfiles, audit_signkey_id(pub), latest,
+		       v->entries);
+		if (v->unchecked)
+			printf("checkpoints: %d stored ones signed by another key, "
+			       "not checked (give it as audit.public_key_file)\n",
+			       v->unchecked);
 	}
 	rc = 0;
 done:
@@ -626,6 +657,7 @@ out:
 	audit_signkey_free(pub);
 	audit_keys_free(keys);
 	config_free(cfg);
+	free(v->cps);
 	free(v);
 	return rc;
 }

@@ -98,6 +98,13 @@ open(sys.argv[3], "w").write(msg + "signature: " + base64.b64encode(sig).decode(
 PYEOF
 $AUD audit verify --checkpoint "$T/other.txt" >"$T/v.out" 2>&1
 is "$?" "1" "a checkpoint signed with another key: exit 1"
+sql "insert into casesync.audit_checkpoints values ((select min(x) from generate_series(1, $N) x
+     where x not in (select entries from casesync.audit_checkpoints)), '$(sed -n 's/^head: //p' "$T/other.txt")', now(),
+     '$(sed -n 's/^key: //p' "$T/other.txt")', '$(sed -n 's/^signature: //p' "$T/other.txt")', 'earlier')"
+$AUD audit verify >"$T/v.out" 2>&1
+is "$?|$(grep -c '1 stored ones signed by another key, not checked' "$T/v.out")" "0|1" \
+	"a stored checkpoint of an earlier signing key is reported as not checked, not as tampering"
+sql "delete from casesync.audit_checkpoints where made_by = 'earlier'"
 
 # --- tampering ----------------------------------------------------------------------
 # Each case alters the trail as the database's owner could, runs verify as

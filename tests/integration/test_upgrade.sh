@@ -20,14 +20,30 @@ sql "insert into casesync.schema_version (component, version, name) values
      ('casesync', 1, '0001_state'), ('casestore', 1, '0001_store'),
      ('casestore', 2, '0002_canonical')"
 sql "select casesync.install_capture('casestore.person', 'person', 'id')"
+# Audit entries written before the chain: numbered by a sequence, with a
+# gap where an insert was rolled back.
+sql "insert into casesync.audit (actor, action, entity, local_key, changes, source, outcome)
+     values ('old', 'create_local', 'person', '1', '{\"family_name\": {\"old\": null, \"new\": \"Before\"}}', 'council', 'applied')"
+sql "select nextval('casesync.audit_seq_seq')" >/dev/null
+sql "insert into casesync.audit (actor, action, entity, local_key, changes, source, outcome)
+     values ('old', 'update_local', 'person', '1', '{\"family_name\": {\"old\": \"Before\", \"new\": \"Later\"}}', 'council', 'applied')"
 sql "insert into casestore.person (family_name) values ('Before'), ('Other')"
 sql "update casestore.person set given_name = 'Changed' where family_name = 'Other'"
 is "$(sql "select string_agg(op || ':' || local_key, ' ' order by id) from casesync.change_log")" \
 	"I:1 I:2 U:2" "version 1 captured one row per written row"
 
+"$BUILD/casesync" -c "$CONF" --set mappings.use= --set audit.key_file= migrate >"$T/m0.out" 2>&1
+is "$?|$(grep -c 'audit: 2 entries written before the chain wait for audit.key_file' "$T/m0.out")" "1|1" \
+	"without the audit key, migrate applies the schema but says the old entries wait for it"
 "$BUILD/casesync" -c "$CONF" --set mappings.use= migrate >"$T/m.out" 2>&1
 ok $? "migrate upgrades to the current version without a mapping set"
-grep -q 'applied casesync migration 0002_capture_roles' "$T/m.out" &&
+grep -q 'audit: chained the 2 entries written before version 5' "$T/m.out"
+ok $? "with the key it chains the audit entries written before"
+is "$(sql "select string_agg(seq || ':' || action, ' ' order by seq) from casesync.audit")|$(sql "select entries from casesync.audit_head")" \
+	"1:create_local 2:update_local|2" "they are numbered 1, 2 without the gap, in their order"
+"$BUILD/casesync" -c "$CONF" audit verify >"$T/v.out" 2>&1
+is "$?|$(head -1 "$T/v.out" | cut -d, -f1)" "0|audit trail intact: 2 entries" "and the trail verifies"
+grep -q 'applied casesync migration 0002_capture_roles' "$T/m0.out" &&
 	grep -q 'mappings.use is empty: change capture left as it is' "$T/m.out"
 ok $? "it says what it applied and that capture was left as it is"
 is "$(sql "select string_agg(tgname, ',' order by tgname) from pg_trigger
