@@ -363,6 +363,43 @@ static int check_all_mappings(const struct config *cfg, struct diag *d,
 	return CS_OK;
 }
 
+/* The audit keys, when this process can reach them: a relative name is a
+ * systemd credential, there only for the service. */
+static void check_audit_keys(const struct config *cfg, const char *path,
+			     struct diag *d)
+{
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	int can = !creds || !*creds;
+	char err[512];
+
+	if (!*cfg->audit_key_file) {
+		diag_warn(d, path, 0, "audit.key_file is not set: casesyncd will "
+			  "not start without the audit trail's key (docs/audit.md)");
+		return;
+	}
+	if (cfg->audit_key_file[0] == '/' || !can) {
+		struct audit_keys *k = NULL;
+
+		if (audit_keys_load(cfg, &k, err, sizeof(err)))
+			diag_add(d, path, 0, "%s", err);
+		else
+			printf("audit key %s: ok\n", audit_keys_current_id(k));
+		audit_keys_free(k);
+	}
+	if (*cfg->audit_signing_key_file &&
+	    (cfg->audit_signing_key_file[0] == '/' || !can)) {
+		struct audit_signkey *k = NULL;
+
+		if (audit_signkey_load("audit.signing_key_file",
+				       cfg->audit_signing_key_file, 1, &k, err,
+				       sizeof(err)))
+			diag_add(d, path, 0, "%s", err);
+		else
+			printf("audit signing key %s: ok\n", audit_signkey_id(k));
+		audit_signkey_free(k);
+	}
+}
+
 static int cmd_check_config(const struct options *o, int argc, char **argv)
 {
 	const char *path = o->config_path ? o->config_path : config_default_path();
@@ -386,6 +423,7 @@ static int cmd_check_config(const struct options *o, int argc, char **argv)
 	cfg = config_load(path, o->sets, o->nsets, &d);
 	if (cfg) {
 		printf("config %s: ok\n", path);
+		check_audit_keys(cfg, path, &d);
 		(void)check_all_mappings(cfg, &d, &sets);
 		if (sets == 0 && d.total == 0)
 			diag_add(&d, cfg->mappings_dir, 0, "no mapping sets found");

@@ -223,6 +223,15 @@ $AUD --set audit.key_file="$T/new.key" audit verify >"$T/v.out" 2>&1
 is "$?" "2" "a key file any user may read is refused"
 grep -q "may be read by any user" "$T/v.out"
 ok $? "with the reason"
+$CS --set audit.signing_key_file="$AUDIT_SIGN" check-config >"$T/cc.out" 2>&1
+is "$?|$(grep -c '^audit key [0-9a-f]\{16\}: ok$' "$T/cc.out")|$(grep -c '^audit signing key [0-9a-f]\{16\}: ok$' "$T/cc.out")" \
+	"0|1|1" "check-config reads the audit keys and names them by id"
+$CS --set audit.key_file="$T/absent.key" check-config >"$T/cc.out" 2>&1
+is "$?|$(grep -c "audit.key_file: cannot open $T/absent.key" "$T/cc.out")" "1|1" \
+	"check-config: a missing audit key is a problem naming the file"
+$BUILD/casesyncd -c "$T/daemon.conf" --set audit.key_file= --once 2>"$T/nokey.log"
+is "$?|$(grep -c 'audit.key_file is not set' "$T/nokey.log")" "1|1" \
+	"the daemon refuses to start without the audit key, and says why"
 ! grep -qE 'Chained|Erin|Rotated|Tamper' "$T"/d*.log
 ok $? "the daemon's logs hold no value"
 finish

@@ -13,6 +13,7 @@ conninfo = dbname=nothing-is-contacted
 [mappings]
 dir = $ROOT/mappings
 use = lcs-rest
+$(audit_section)
 EOF
 
 # --- check-config on the shipped sets ---------------------------------------------

@@ -65,8 +65,8 @@ PY
 # check_config DIR: runs check-config with mappings.dir = DIR; its status,
 # stderr in $T/check.err.
 check_config() {
-	printf '[database]\nconninfo =\n[mappings]\ndir = %s\nuse = lcs-rest\n' \
-		"$1" >"$T/check.conf"
+	printf '[database]\nconninfo =\n[mappings]\ndir = %s\nuse = lcs-rest\n%s\n' \
+		"$1" "$(audit_section)" >"$T/check.conf"
 	"$CASESYNC" -c "$T/check.conf" check-config >/dev/null 2>"$T/check.err"
 }
 
