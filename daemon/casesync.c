@@ -1,6 +1,7 @@
 /* casesync.c - the command-line tool for operators, data leads and
  * auditors: migrate, check-config, mapping render, import, reconcile,
- * status, conflicts, audit trace and export. Exit 2 is a usage error. */
+ * status, conflicts, audit (trace, export, verify, checkpoint, erase).
+ * Exit 2 is a usage error. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,13 @@ static void usage(FILE *f)
 		"                               a record's history on both systems\n"
 		"  audit export --format jsonl|csv [--from T] [--to T] [--redact]\n"
 		"                               the trail for an auditor's own tools\n"
+		"  audit verify [--checkpoint FILE]...\n"
+		"                               check the chain, values and checkpoints\n"
+		"                               (0 intact, 1 first bad entry, 2 unchecked)\n"
+		"  audit checkpoint [--output FILE]\n"
+		"                               sign the trail's head now, to keep elsewhere\n"
+		"  audit erase --before T [--dry-run]\n"
+		"                               erase values past their retention\n"
 		"\n"
 		"  -c, --config FILE   config file (default $CASESYNC_CONFIG or %s)\n"
 		"  --set S.K=V         override one config key for this run\n"
@@ -307,7 +315,7 @@ static int cmd_import(const struct options *o, int argc, char **argv)
 	case CS_EINVAL:
 		fprintf(stderr, "casesync import: rejected, nothing written: %s\n",
 			err);
-		if (import_audit_rejected(&en, file))
+		if (import_audit_rejected(&en, file, file))
 			fprintf(stderr, "casesync import: the rejection could not be "
 				"audited\n");
 		break;

@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "codec_xml.h"
 #include "log.h"
+#include "transport_files.h"
 
 /* The council's id of a record element, when it can be read at all. */
 static char *record_id(const struct map_entity *e, xmlNodePtr node)
@@ -189,12 +190,14 @@ int import_inbox_rejected(struct engine *en, const char *name,
 	return rc;
 }
 
-int import_audit_rejected(struct engine *en, const char *name)
+int import_audit_rejected(struct engine *en, const char *name,
+			  const char *path)
 {
+	char sha[FILES_SHA256_HEX];
 	int rc = store_begin(en->store, 0);
 
 	if (rc == CS_OK)
-		rc = audit_rejected(en, name, NULL);
+		rc = audit_rejected(en, name, files_sha256(path, sha) ? NULL : sha);
 	if (rc == CS_OK)
 		rc = store_commit(en->store);
 	if (rc)

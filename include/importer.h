@@ -37,7 +37,8 @@ int import_file(struct engine *en, const char *path, const char *source,
 int import_inbox_rejected(struct engine *en, const char *name,
 			  const char *sha256, const char *reason) CS_MUST_CHECK;
 /* Audits a file rejected whole by `casesync import` (nothing else of it is
- * written). */
-int import_audit_rejected(struct engine *en, const char *name) CS_MUST_CHECK;
+ * written), by its name and the SHA-256 of the file at path. */
+int import_audit_rejected(struct engine *en, const char *name,
+			  const char *path) CS_MUST_CHECK;
 
 #endif

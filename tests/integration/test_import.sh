@@ -93,8 +93,9 @@ grep -q "rejected, nothing written: $T/bad.xml: line $line: schema error" "$T/i3
 ok $? "the message names the line of the first error ($line)"
 is "$(dump)|$(sql "select count(*) from casesync.audit")|$(sql "select count(*) from casesync.cycles")" \
 	"$before|$((audit_before + 1))|$cycles_before" "nothing of it was written; the rejection alone is audited"
-is "$(sql "select action || '|' || entity || '|' || remote_id || '|' || outcome || '|' || changes::text from casesync.audit order by seq desc limit 1")" \
-	"reject_file|file|$T/bad.xml|rejected|{}" "the audit entry names the rejected file"
+is "$(sql "select action || '|' || entity || '|' || remote_id || '|' || version || '|' || outcome || '|' || changes::text from casesync.audit order by seq desc limit 1")" \
+	"reject_file|file|$T/bad.xml|$(sha256sum "$T/bad.xml" | cut -d' ' -f1)|rejected|{}" \
+	"the audit entry names the rejected file and its content's SHA-256"
 
 printf '<?xml version="1.0"?>\n<!DOCTYPE Message [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<Message><Children><Child><ChildIdentifiers><LAchildID>&x;</LAchildID></ChildIdentifiers></Child></Children></Message>\n' >"$T/xxe.xml"
 $CS import --mapping cin-census "$T/xxe.xml" >/dev/null 2>"$T/i4.err"

@@ -160,8 +160,9 @@ cycle
 ok $? "a cycle with a malformed sftp file still exits 0"
 [ -e "$IN/rejected/evil.xml" ] && [ ! -e "$IN/evil.xml" ] &&
 	grep -q 'DOCTYPE not allowed' "$IN/rejected/evil.xml.reason" &&
-	[ "$(sql "select status from casesync.inbox_files where name = 'evil.xml'")|$(audit)" = "rejected|$before" ]
-ok $? "${cases[2]} (registered as rejected, nothing applied)"
+	[ "$(sql "select status from casesync.inbox_files where name = 'evil.xml'")|$(audit)" = "rejected|$((before + 1))" ] &&
+	[ "$(sql "select action from casesync.audit order by seq desc limit 1")" = reject_file ]
+ok $? "${cases[2]} (registered and audited as rejected, nothing applied)"
 [ -s "$IN/rejected/evil.xml.reason" ] && [ -z "$(find "$T/remote" -name '*.tmp')" ] &&
 	! grep -q 'root:' "$IN/rejected/evil.xml.reason" "$T/d.log" && staging_empty
 ok $? "the reason file is complete, no temporary file on the server or staging copy is left, nothing quotes the content"
