@@ -1004,6 +1004,15 @@ const char *audit_signkey_id(const struct audit_signkey *k)
 	return k->id;
 }
 
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
 int audit_signkey_load(const char *cfgkey, const char *name, int need_private,
 		       struct audit_signkey **out, char *err, size_t errsz)
 {
@@ -1027,11 +1036,23 @@ int audit_signkey_load(const char *cfgkey, const char *name, int need_private,
 		fclose(f);
 		return CS_ENOMEM;
 	}
-	k->pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	/* A passphrase is never asked for: the key must be usable unattended. */
+	k->pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+	if (k->pkey) {
+		struct stat st;
+
+		if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IRWXO)) {
+			snprintf(err, errsz, "%s: %s holds a private key any user "
+				 "may read (chmod o-rwx)", cfgkey, path);
+			fclose(f);
+			audit_signkey_free(k);
+			return CS_EINVAL;
+		}
+	}
 	k->has_private = k->pkey != NULL;
 	if (!k->pkey && !need_private) {
 		rewind(f);
-		k->pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+		k->pkey = PEM_read_PUBKEY(f, NULL, no_passphrase, NULL);
 	}
 	fclose(f);
 	if (!k->pkey || EVP_PKEY_get_id(k->pkey) != EVP_PKEY_ED25519 ||
@@ -1237,12 +1258,28 @@ static int checkpoint_export(const struct audit_checkpoint *cp,
 	return rc;
 }
 
+/* With dir, the checkpoint's file there, unless it is there already (an
+ * export that failed before is tried again). A failed export is logged; the
+ * checkpoint stays stored either way. */
+static int export_if_missing(const struct audit_checkpoint *cp,
+			     const char *dir)
+{
+	char path[4096];
+
+	if (!dir || !*dir)
+		return CS_OK;
+	snprintf(path, sizeof(path), "%s/checkpoint-%lld.txt", dir, cp->entries);
+	if (access(path, F_OK) == 0)
+		return CS_OK;
+	(void)checkpoint_export(cp, dir);
+	return CS_OK;
+}
+
 int audit_checkpoint_make(struct store *s, const struct audit_signkey *k,
 			  const char *actor, const char *dir,
 			  struct audit_checkpoint *cp, int *made)
 {
 	PGresult *r;
-	int rc = CS_EIO;
 
 	*made = 0;
 	memset(cp, 0, sizeof(*cp));
@@ -1251,7 +1288,8 @@ int audit_checkpoint_make(struct store *s, const struct audit_signkey *k,
 		       "ZONE 'UTC', " TIME_FORMAT "), c.head, to_char(c.made_at AT "
 		       "TIME ZONE 'UTC', " TIME_FORMAT "), c.key_id, c.signature "
 		       "FROM casesync.audit_head h LEFT JOIN "
-		       "casesync.audit_checkpoints c ON c.entries = h.entries",
+		       "casesync.audit_checkpoints c ON c.entries = h.entries "
+		       "AND c.head = h.hash",
 		       0, NULL);
 	if (!r)
 		return CS_EIO;
@@ -1273,7 +1311,7 @@ int audit_checkpoint_make(struct store *s, const struct audit_signkey *k,
 		cs_strlcpy(cp->signature, PQgetvalue(r, 0, 6),
 			   sizeof(cp->signature));
 		PQclear(r);
-		return CS_OK;
+		return export_if_missing(cp, dir);
 	}
 	cs_strlcpy(cp->at, PQgetvalue(r, 0, 2), sizeof(cp->at));
 	PQclear(r);
@@ -1296,8 +1334,11 @@ int audit_checkpoint_make(struct store *s, const struct audit_signkey *k,
 		*made = !strcmp(PQcmdTuples(r), "1");
 		PQclear(r);
 	}
-	rc = CS_OK;
-	if (*made && dir && *dir)
-		rc = checkpoint_export(cp, dir);
-	return rc;
+	if (!*made) {
+		/* Another checkpoint of the same count with another head: the
+		 * trail or the table was tampered with; verify will say which. */
+		log_warn("audit_checkpoint_conflict", "entries=%lld", cp->entries);
+		return CS_OK;
+	}
+	return export_if_missing(cp, dir);
 }

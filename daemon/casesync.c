@@ -181,8 +181,11 @@ static int cmd_migrate(const struct options *o, int argc, char **argv)
 	if (demo && migrate_component(s, "casestore", stdout))
 		goto out;
 	/* Entries written before the chain existed are chained now, with the
-	 * key (only needed when there are such entries). */
-	{
+	 * key, which is read only when there are such entries. */
+	switch (audit_seal_legacy(s, NULL, NULL)) {
+	case CS_OK:
+		break;
+	case CS_EINVAL: {
 		struct audit_keys *keys = NULL;
 		int krc = *cfg->audit_key_file ?
 			audit_keys_load(cfg, &keys, err, sizeof(err)) : CS_OK;
@@ -195,6 +198,10 @@ static int cmd_migrate(const struct options *o, int argc, char **argv)
 		audit_keys_free(keys);
 		if (krc)
 			goto out;
+		break;
+	}
+	default:
+		goto out;
 	}
 	if (!*cfg->mappings_use)
 		printf("mappings.use is empty: change capture left as it is\n");

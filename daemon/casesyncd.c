@@ -282,10 +282,10 @@ static void reload(const struct options *o, struct runtime *rt,
 		return;
 	}
 	audit_reload(db, rt, next.maps->name, "applied");
+	if (db && audit_attach(db, next.keys))
+		audit_detach(db);	/* no entry can be written: changes fail */
 	runtime_free(rt);
 	*rt = next;
-	if (db && audit_attach(db, rt->keys))
-		log_error("audit_key_missing", "action=reload");
 	log_info("reload_done", "mapping_set=%s entities=%zu", rt->maps->name,
 		 rt->maps->nentities);
 }

@@ -315,6 +315,8 @@ struct verify {
 	struct cp_ref *cps;
 	int ncps, cap, unchecked;
 	long long entries, values, erased;
+	long long nokey, nokey_first;	/* entries whose key is not configured */
+	char nokey_what[512];
 	char prev[AUDIT_HASH_HEX];
 };
 
@@ -414,25 +416,9 @@ static int verify_entry(struct verify *v, const struct audit_keys *keys,
 	}
 	if (!COL(V_HASH) || !COL(V_DIGESTS))
 		return bad(seq, "it is not chained");
-	changes = json_loads(PQgetvalue(r, i, V_CHANGES), 0, NULL);
+	/* The chain first: it needs no key, so an altered key id cannot
+	 * hide an entry from it. */
 	digests = json_loads(PQgetvalue(r, i, V_DIGESTS), 0, NULL);
-	rc = audit_check_values(keys, COL(V_KEY), COL(V_SEQ), changes, digests,
-				PQgetvalue(r, i, V_ERASED)[0] == 't', what,
-				sizeof(what));
-	json_decref(changes);
-	if (rc == CS_EINVAL) {
-		json_decref(digests);
-		printf("audit trail cannot be verified from entry %lld: %s\n", seq,
-		       what);
-		return 2;
-	}
-	if (rc) {
-		json_decref(digests);
-		char edited[600];
-
-		snprintf(edited, sizeof(edited), "%s (edited)", what);
-		return bad(seq, edited);
-	}
 	memset(&row, 0, sizeof(row));
 	row.seq = COL(V_SEQ);
 	row.at = COL(V_AT);
@@ -447,16 +433,40 @@ static int verify_entry(struct verify *v, const struct audit_keys *keys,
 	row.outcome = COL(V_OUTCOME);
 	row.key_id = COL(V_KEY);
 	row.digests = digests;
-	rc = audit_row_hash(v->prev, &row, hash);
-	json_decref(digests);
-	if (rc || strcmp(hash, PQgetvalue(r, i, V_HASH)))
+	rc = digests ? audit_row_hash(v->prev, &row, hash) : CS_EINVAL;
+	if (rc || strcmp(hash, PQgetvalue(r, i, V_HASH))) {
+		json_decref(digests);
 		return bad(seq, "its hash does not match its contents and "
 			   "the entry before it (altered, moved or inserted)");
+	}
+	/* Then the values against their digests. */
+	changes = json_loads(PQgetvalue(r, i, V_CHANGES), 0, NULL);
+	rc = audit_check_values(keys, COL(V_KEY), COL(V_SEQ), changes, digests,
+				PQgetvalue(r, i, V_ERASED)[0] == 't', what,
+				sizeof(what));
+	json_decref(changes);
+	json_decref(digests);
+	if (rc == CS_EINVAL) {
+		/* A key not configured: the chain goes on; the values of this
+		 * entry stay unchecked, and verify cannot say "intact". */
+		if (!v->nokey_first) {
+			v->nokey_first = seq;
+			cs_strlcpy(v->nokey_what, what, sizeof(v->nokey_what));
+		}
+		v->nokey++;
+	} else if (rc) {
+		char edited[600];
+
+		snprintf(edited, sizeof(edited), "%s (edited)", what);
+		return bad(seq, edited);
+	}
 #undef COL
 	if (check_checkpoints_at(v, seq, hash))
 		return 1;
 	memcpy(v->prev, hash, sizeof(v->prev));
 	v->entries = seq;
+	if (rc == CS_EINVAL)
+		return 0;
 	v->values++;
 	if (PQgetvalue(r, i, V_ERASED)[0] == 't')
 		v->erased++;
@@ -620,6 +630,14 @@ static int cmd_verify(const struct options *o, int argc, char **argv)
 			 what);
 		goto done;
 	}
+	if (v->nokey) {
+		printf("audit trail chain intact up to entry %lld, but the values of "
+		       "%lld entr%s could not be checked, from entry %lld: %s\n",
+		       v->entries, v->nokey, v->nokey == 1 ? "y" : "ies",
+		       v->nokey_first, v->nokey_what);
+		rc = 2;
+		goto done;
+	}
 	printf("audit trail intact: %lld entr%s, head %s\n", v->entries,
 	       v->entries == 1 ? "y" : "ies", v->entries ? v->prev : "(none)");
 	printf("values checked against their digests in %lld entr%s; %lld "
@@ -713,6 +731,8 @@ static int cmd_checkpoint(const struct options *o, int argc, char **argv)
 	}
 	f = output ? fopen(output, "we") : stdout;
 	if (!f || audit_checkpoint_write(&cp, f) || (output && fclose(f))) {
+		if (f && output)
+			fclose(f);
 		fprintf(stderr, "casesync audit checkpoint: cannot write %s\n",
 			output ? output : "the checkpoint");
 		goto out;

@@ -75,6 +75,35 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION casesync.audit_erased(jsonb) FROM PUBLIC;
 
+-- Guards on what the writers' grants allow. The head only moves forward.
+-- A data lead (a person, not a daemon) writes entries in their own name:
+-- the actor is their role and the source 'person'.
+CREATE FUNCTION casesync.audit_head_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.entries < OLD.entries THEN
+        RAISE EXCEPTION 'the audit trail''s head only moves forward'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER audit_head_forward BEFORE UPDATE ON casesync.audit_head
+    FOR EACH ROW EXECUTE FUNCTION casesync.audit_head_guard();
+
+CREATE FUNCTION casesync.audit_actor_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT pg_has_role(session_user, 'casesync_daemon', 'MEMBER')
+       AND (NEW.actor IS DISTINCT FROM session_user::text
+            OR NEW.source <> 'person') THEN
+        RAISE EXCEPTION 'an audit entry written by a person carries their own role as actor'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER audit_actor BEFORE INSERT ON casesync.audit
+    FOR EACH ROW EXECUTE FUNCTION casesync.audit_actor_guard();
+
 -- Writers (the daemon; data leads resolving conflicts) move the head;
 -- nobody but the owner updates or deletes an entry.
 GRANT SELECT, UPDATE ON casesync.audit_head

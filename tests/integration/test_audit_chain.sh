@@ -75,6 +75,10 @@ is "$?|$(cat "$T/c.err")" "0|the head is signed already; exported its checkpoint
 cmp -s "$CP" "$T/again.txt"
 ok $? "the same checkpoint"
 
+rm "$CP"
+$BUILD/casesync -c "$T/daemon.conf" --set audit.signing_key_file="$AUDIT_SIGN" --set audit.checkpoint_dir="$T/cp" \
+	audit checkpoint >/dev/null 2>&1 && cmp -s "$CP" "$T/again.txt"
+ok $? "a checkpoint missing from checkpoint_dir is written there again"
 sed 's/^entries: .*/entries: 1/' "$CP" >"$T/forged.txt"
 $AUD audit verify --checkpoint "$T/forged.txt" >"$T/v.out" 2>&1
 is "$?" "1" "a checkpoint whose count was changed: exit 1"
@@ -115,7 +119,8 @@ sql "create table public.audit_copy as select * from casesync.audit;
 restore() {
 	sql "delete from casesync.audit; insert into casesync.audit select * from public.audit_copy;
 	     delete from casesync.audit_head; insert into casesync.audit_head select * from public.head_copy;
-	     delete from casesync.audit_checkpoints; insert into casesync.audit_checkpoints select * from public.cp_copy"
+	     delete from casesync.audit_checkpoints; insert into casesync.audit_checkpoints select * from public.cp_copy;
+	     alter table casesync.audit_head enable trigger audit_head_forward"
 }
 # tampered WHAT SQL ENTRY [VERIFY-ARGS...]: exit 1, naming ENTRY first.
 tampered() {
@@ -138,6 +143,8 @@ tampered "an edited value (family_name) in entry $E: that entry" \
 	"update casesync.audit set changes = jsonb_set(changes, '{family_name,new}', '\"Forged\"') where seq = $E" "$E"
 grep -q "the value of field family_name (new) does not match its digest (edited)" "$T/t.out"
 ok $? "and says which field's value was edited"
+tampered "the key id removed (which would make the values uncheckable): that entry, by its hash" \
+	"update casesync.audit set key_id = null where seq = 2" 2
 tampered "an outcome changed from applied: that entry" \
 	"update casesync.audit set outcome = 'rejected' where seq = 2" 2
 tampered "a deleted entry: its number" \
@@ -157,7 +164,9 @@ tampered "the last two entries and the stored checkpoints removed, the head left
 	"delete from casesync.audit where seq > $N - 2; delete from casesync.audit_checkpoints" "$((N - 1))"
 grep -q "head says $N entries but the trail has $((N - 2))" "$T/t.out"
 ok $? "and says the head disagrees with the trail"
-CUT="delete from casesync.audit where seq > $N - 2;
+# The head only moves forward: the owner has to switch that guard off.
+CUT="alter table casesync.audit_head disable trigger audit_head_forward;
+     delete from casesync.audit where seq > $N - 2;
      update casesync.audit_head set entries = $N - 2, hash = (select hash from casesync.audit where seq = $N - 2)"
 tampered "the tail truncated and the head rewritten to match: the stored checkpoint shows it" \
 	"$CUT" "$((N - 1))"

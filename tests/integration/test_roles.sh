@@ -59,6 +59,8 @@ is "$(as daemon "insert into casesync.audit (seq, at, actor, action, entity, sou
 	"the daemon can INSERT and SELECT audit rows"
 is "$(as daemon "select entries from casesync.audit_head for update")" "ok" \
 	"the daemon can lock the chain's head (it chains what it writes)"
+is "$(as daemon "update casesync.audit_head set entries = entries - 1")" "42501" \
+	"the chain's head only moves forward"
 is "$(as daemon "update casesync.audit_checkpoints set head = repeat('1', 64)")|$(as daemon "delete from casesync.audit_checkpoints")" \
 	"42501|42501" "the daemon cannot alter or remove a signed checkpoint"
 is "$(as daemon "alter table casesync.audit disable trigger all")" "42501" \
@@ -113,6 +115,12 @@ is "$(as datalead "update casesync.conflicts set fields = '{}'")" "42501" \
 	"the data lead cannot rewrite a conflict's values"
 is "$(as datalead "update casesync.audit set outcome = 'x'")" "42501" \
 	"the data lead cannot UPDATE audit rows"
+is "$(as datalead "insert into casesync.audit (seq, at, actor, action, entity, source, outcome)
+                   values (90, now(), 'test-instance', 'delete_local', 'person', 'council', 'applied')")" "42501" \
+	"the data lead cannot write an entry in the daemon's name"
+is "$(as datalead "insert into casesync.audit (seq, at, actor, action, entity, source, outcome)
+                   values (91, now(), session_user, 'resolve_conflict', 'person', 'person', 'resolved')")" "ok" \
+	"the data lead writes entries in their own name"
 is "$(as datalead "delete from casesync.audit")" "42501" \
 	"the data lead cannot DELETE audit rows"
 is "$(as datalead "select family_name from casestore.person")" "ok" \
