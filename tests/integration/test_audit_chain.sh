@@ -179,9 +179,66 @@ is "$?|$(grep -o 'first bad entry [0-9]*' "$T/t.out")" "1|first bad entry $((N -
 grep -q "the trail ends at entry $((N - 2)) but the checkpoint from $CP (signed at .*) covers $N entries" "$T/t.out"
 ok $? "and says how much is gone"
 restore
-tampered "the whole chain rewritten after an edit (hashes recomputed): the checkpoint's entry" \
+tampered "the last hash and the head replaced together: that entry" \
 	"update casesync.audit set hash = repeat('a', 64) where seq = $N;
 	 update casesync.audit_head set hash = repeat('a', 64)" "$N"
+# An independent implementation of the entry hash (docs/audit.md), in
+# Python: it reproduces every stored hash, and with it the owner can
+# rewrite the chain consistently after an edit; only a checkpoint shows it.
+cat >"$T/rehash.py" <<'PYEOF'
+import hashlib, json, subprocess, sys
+def enc(s):
+    if s is None:
+        return b"\0"
+    b = s.encode()
+    return b"\1" + len(b).to_bytes(4, "big") + b
+def entry_hash(prev, r):
+    m = b"casesync-audit-entry-v1\0" + (bytes.fromhex(prev) if prev else bytes(32))
+    for k in ("seq", "at", "cycle_id", "actor", "action", "entity", "local_key",
+              "remote_id", "source", "version", "outcome", "key_id"):
+        m += enc(r[k])
+    d = r["digests"]
+    m += len(d).to_bytes(4, "big")
+    for f in sorted(d, key=lambda x: x.encode()):
+        m += enc(f) + len(d[f]).to_bytes(4, "big")
+        for p in sorted(d[f], key=lambda x: x.encode()):
+            m += enc(p) + enc(d[f][p])
+    return hashlib.sha256(m).hexdigest()
+q = """select json_agg(json_build_object('seq', seq::text, 'at', to_char(at at time zone 'UTC',
+  'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'cycle_id', cycle_id::text, 'actor', actor, 'action', action,
+  'entity', entity, 'local_key', local_key, 'remote_id', remote_id, 'source', source,
+  'version', version, 'outcome', outcome, 'key_id', key_id, 'digests', digests, 'hash', hash)
+  order by seq) from casesync.audit"""
+rows = json.loads(subprocess.run(["psql", "-X", "-A", "-t", "-c", q], capture_output=True,
+                                 text=True, check=True).stdout)
+prev, same, sql = "", 0, []
+for r in rows:
+    h = entry_hash(prev, r)
+    same += h == r["hash"]
+    if h != r["hash"]:
+        sql.append("update casesync.audit set hash = '%s' where seq = %s;" % (h, r["seq"]))
+    prev = h
+if sys.argv[1] == "check":
+    print("%d/%d" % (same, len(rows)))
+else:
+    sql.append("update casesync.audit_head set hash = '%s';" % prev)
+    subprocess.run(["psql", "-X", "-q", "-c", "".join(sql)], check=True)
+PYEOF
+is "$(python3 "$T/rehash.py" check)" "$N/$N" \
+	"an independent implementation of the entry hash (Python) reproduces every stored hash"
+sql "update casesync.audit set actor = 'someone-else' where seq = 3"
+python3 "$T/rehash.py" fix
+first=$(sql "select min(entries) from casesync.audit_checkpoints where entries >= 3")
+$AUD audit verify >"$T/t.out" 2>&1
+is "$?|$(grep -o 'first bad entry [0-9]*' "$T/t.out")" "1|first bad entry $first" \
+	"an actor changed and every later hash recomputed: the first stored checkpoint after it shows the rewrite"
+grep -q "is not the one signed at" "$T/t.out"
+ok $? "and says the trail is not the one that was signed"
+sql "delete from casesync.audit_checkpoints"
+$AUD audit verify --checkpoint "$CP" >"$T/t.out" 2>&1
+is "$?|$(grep -o 'first bad entry [0-9]*' "$T/t.out")" "1|first bad entry $N" \
+	"with the stored checkpoints gone as well, the exported one shows it"
+restore
 
 $AUD audit verify >"$T/v.out" 2>&1
 ok $? "restored, the trail verifies again"
