@@ -21,7 +21,6 @@
 #define KEY_MIN 32
 #define KEY_MAX 4096
 #define MAX_KEYS 16
-#define TIME_FORMAT "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
 
 static const char hexdig[] = "0123456789abcdef";
 
@@ -777,7 +776,7 @@ int audit_flush(struct store *s)
 	 * nothing else, so two writers cannot deadlock over it. */
 	r = store_exec(s, "audit_head",
 		       "SELECT entries, hash, session_user, "
-		       "to_char(clock_timestamp() AT TIME ZONE 'UTC', " TIME_FORMAT ") "
+		       "to_char(clock_timestamp() AT TIME ZONE 'UTC', " AUDIT_TIME_SQL ") "
 		       "FROM casesync.audit_head FOR UPDATE", 0, NULL);
 	if (!r)
 		return CS_EIO;
@@ -847,9 +846,18 @@ out:
 
 /* ---- entries written before the chain ---------------------------------- */
 
-#define ROW_COLUMNS "seq::text, to_char(at AT TIME ZONE 'UTC', " TIME_FORMAT \
-	"), cycle_id::text, actor, action, entity, local_key, remote_id, " \
-	"source, version, outcome, changes::text"
+void audit_row_from_result(const PGresult *r, int i, struct audit_row *row)
+{
+	const char **cols[] = {
+		&row->seq, &row->at, &row->cycle_id, &row->actor, &row->action,
+		&row->entity, &row->local_key, &row->remote_id, &row->source,
+		&row->version, &row->outcome,
+	};
+
+	memset(row, 0, sizeof(*row));
+	for (int c = 0; c < (int)CS_ARRAY_LEN(cols); c++)
+		*cols[c] = PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c);
+}
 
 int audit_seal_legacy(struct store *s, const struct audit_keys *k, FILE *out)
 {
@@ -888,7 +896,8 @@ int audit_seal_legacy(struct store *s, const struct audit_keys *k, FILE *out)
 
 		snprintf(from, sizeof(from), "%lld", done);
 		r = store_exec(s, "audit_seal_read",
-			       "SELECT " ROW_COLUMNS " FROM casesync.audit a "
+			       "SELECT " AUDIT_ROW_SQL ", a.changes::text FROM "
+			       "casesync.audit a "
 			       "WHERE a.seq > $1::bigint ORDER BY a.seq LIMIT 1000",
 			       1, p);
 		if (!r)
@@ -921,18 +930,7 @@ int audit_seal_legacy(struct store *s, const struct audit_keys *k, FILE *out)
 				goto fail;
 			}
 			json_decref(ch);
-			memset(&row, 0, sizeof(row));
-			row.seq = COL(0);
-			row.at = COL(1);
-			row.cycle_id = COL(2);
-			row.actor = COL(3);
-			row.action = COL(4);
-			row.entity = COL(5);
-			row.local_key = COL(6);
-			row.remote_id = COL(7);
-			row.source = COL(8);
-			row.version = COL(9);
-			row.outcome = COL(10);
+			audit_row_from_result(r, i, &row);
 			row.key_id = audit_keys_current_id(k);
 			row.digests = dig;
 #undef COL
@@ -1285,8 +1283,8 @@ int audit_checkpoint_make(struct store *s, const struct audit_signkey *k,
 	memset(cp, 0, sizeof(*cp));
 	r = store_exec(s, "checkpoint_head",
 		       "SELECT h.entries, h.hash, to_char(clock_timestamp() AT TIME "
-		       "ZONE 'UTC', " TIME_FORMAT "), c.head, to_char(c.made_at AT "
-		       "TIME ZONE 'UTC', " TIME_FORMAT "), c.key_id, c.signature "
+		       "ZONE 'UTC', " AUDIT_TIME_SQL "), c.head, to_char(c.made_at AT "
+		       "TIME ZONE 'UTC', " AUDIT_TIME_SQL "), c.key_id, c.signature "
 		       "FROM casesync.audit_head h LEFT JOIN "
 		       "casesync.audit_checkpoints c ON c.entries = h.entries "
 		       "AND c.head = h.hash",

@@ -293,7 +293,8 @@ static int cmd_import(const struct options *o, int argc, char **argv)
 	if (!member)
 		fprintf(stderr, "casesync import: warning: not running as a member of "
 			"casesync_daemon, so what it applies will be captured as "
-			"provider changes\n");
+			"provider changes, and its audit entries are refused unless "
+			"they name this role\n");
 	memset(&en, 0, sizeof(en));
 	en.cfg = cfg;
 	en.maps = set;

@@ -19,11 +19,11 @@
 
 /* The columns both commands read, in this order. */
 #define AUDIT_COLUMNS "seq, to_char(at AT TIME ZONE 'UTC', " \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(cycle_id::text, ''), " \
+	AUDIT_TIME_SQL "), coalesce(cycle_id::text, ''), " \
 	"actor, action, entity, coalesce(local_key, ''), " \
 	"coalesce(remote_id, ''), source, coalesce(version, ''), outcome, " \
 	"changes::text, coalesce(to_char(erased_at AT TIME ZONE 'UTC', " \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ''), coalesce(hash, '')"
+	AUDIT_TIME_SQL "), ''), coalesce(hash, '')"
 
 enum col { C_SEQ, C_AT, C_CYCLE, C_ACTOR, C_ACTION, C_ENTITY, C_LOCAL,
 	   C_REMOTE, C_SOURCE, C_VERSION, C_OUTCOME, C_CHANGES, C_ERASED,
@@ -346,7 +346,7 @@ static int load_stored_checkpoints(struct store *s, struct verify *v)
 {
 	PGresult *r = store_exec(s, "audit_checkpoints",
 		"SELECT entries, head, to_char(made_at AT TIME ZONE 'UTC', "
-		"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), key_id, signature "
+		AUDIT_TIME_SQL "), key_id, signature "
 		"FROM casesync.audit_checkpoints ORDER BY entries", 0, NULL);
 
 	if (!r)
@@ -419,18 +419,7 @@ static int verify_entry(struct verify *v, const struct audit_keys *keys,
 	/* The chain first: it needs no key, so an altered key id cannot
 	 * hide an entry from it. */
 	digests = json_loads(PQgetvalue(r, i, V_DIGESTS), 0, NULL);
-	memset(&row, 0, sizeof(row));
-	row.seq = COL(V_SEQ);
-	row.at = COL(V_AT);
-	row.cycle_id = COL(V_CYCLE);
-	row.actor = COL(V_ACTOR);
-	row.action = COL(V_ACTION);
-	row.entity = COL(V_ENTITY);
-	row.local_key = COL(V_LOCAL);
-	row.remote_id = COL(V_REMOTE);
-	row.source = COL(V_SOURCE);
-	row.version = COL(V_VERSION);
-	row.outcome = COL(V_OUTCOME);
+	audit_row_from_result(r, i, &row);
 	row.key_id = COL(V_KEY);
 	row.digests = digests;
 	rc = digests ? audit_row_hash(v->prev, &row, hash) : CS_EINVAL;
@@ -579,11 +568,9 @@ static int cmd_verify(const struct options *o, int argc, char **argv)
 	}
 	if (store_run(s, "verify_declare",
 		      "DECLARE casesync_audit_verify NO SCROLL CURSOR FOR "
-		      "SELECT seq::text, to_char(at AT TIME ZONE 'UTC', "
-		      "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), cycle_id::text, actor, "
-		      "action, entity, local_key, remote_id, source, version, "
-		      "outcome, key_id, hash, changes::text, digests::text, "
-		      "erased_at IS NOT NULL FROM casesync.audit a ORDER BY a.seq",
+		      "SELECT " AUDIT_ROW_SQL ", a.key_id, a.hash, "
+		      "a.changes::text, a.digests::text, a.erased_at IS NOT NULL "
+		      "FROM casesync.audit a ORDER BY a.seq",
 		      0, NULL))
 		goto dberr;
 	for (;;) {

@@ -89,6 +89,16 @@ void audit_discard(struct store *s);
 
 /* --- the chain ------------------------------------------------------- */
 
+/* The text form of a time in the chain: written and verified alike, or
+ * no hash would match. */
+#define AUDIT_TIME_SQL "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
+
+/* The hashed columns of casesync.audit a, in the order of struct
+ * audit_row (seq to outcome), for audit_row_from_result. */
+#define AUDIT_ROW_SQL "a.seq::text, to_char(a.at AT TIME ZONE 'UTC', " \
+	AUDIT_TIME_SQL "), a.cycle_id::text, a.actor, a.action, a.entity, " \
+	"a.local_key, a.remote_id, a.source, a.version, a.outcome"
+
 /* One entry as it is hashed: text columns as stored (NULL for SQL NULL),
  * at in the form 2026-11-24T10:00:00.123456Z, digests as stored. */
 struct audit_row {
@@ -96,6 +106,10 @@ struct audit_row {
 	const char *remote_id, *source, *version, *outcome, *key_id;
 	json_t *digests;
 };
+
+/* Fills seq to outcome from row i of r, selected with AUDIT_ROW_SQL first;
+ * key_id and digests are the caller's. */
+void audit_row_from_result(const PGresult *r, int i, struct audit_row *row);
 
 /* The digests of changes for entry seq with key id (NULL: current). */
 int audit_digest_changes(const struct audit_keys *k, const char *key_id,
